@@ -1,0 +1,199 @@
+"""The typed training configuration: one dataclass, validated on creation, saved with every run.
+
+Fields left at None take a default that depends on the dataset (a toy MLP or an MNIST model),
+filled in by `__post_init__`, so a saved config always holds concrete values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gankit.errors import GankitError, bad_value
+
+TOY_DATASETS = ("circle", "moons", "swiss_roll", "ring", "grid")
+IMAGE_DATASETS = ("mnist", "fashion_mnist")
+POINT_FILE_SUFFIXES = (".csv", ".npy")
+MODELS = ("mlp", "dcgan")
+LOSSES = ("nonsaturating", "minimax", "hinge", "least_squares")
+DEVICES = ("cpu", "cuda", "auto")
+
+
+@dataclass
+class TrainConfig:
+    # --- data ---
+    dataset: str = "circle"  # a toy name, mnist / fashion_mnist, or a path to a .csv / .npy file of points
+    n_samples: int | None = None  # toy training-set size; None: circle 100, moons 1000, swiss_roll 2000, ring/grid 10000
+    noise: float | None = None  # toy noise; None: 0 for the circle, 0.05 moons/swiss_roll, the benchmarks' sigmas
+    data_dir: str | None = None  # folder with the MNIST files; None: $GANKIT_DATA_DIR, then the user cache
+    # --- model ---
+    model: str = "mlp"  # mlp | dcgan (dcgan needs an image dataset)
+    conditional: bool = False  # feed one-hot labels to G and D (image datasets)
+    latent_dim: int = 10  # size of z ~ N(0, I)
+    g_hidden: tuple[int, ...] | None = None  # G's hidden widths; None: (128, 128) toy (3 linear layers), (256, 512, 1024) MNIST
+    d_hidden: tuple[int, ...] | None = None  # D's hidden widths; None: (128, 128) toy, (512, 256) MNIST
+    # --- loss and optimisation ---
+    loss: str = "nonsaturating"  # nonsaturating | minimax (the lab's saturating G loss) | hinge | least_squares
+    steps: int = 5000  # generator updates
+    batch_size: int | None = None  # None: 100 toy, 64 MNIST
+    lr_g: float | None = None  # Adam learning rate of G; None: 1e-3 toy, 2e-4 MNIST
+    lr_d: float | None = None  # Adam learning rate of D; None: same as lr_g's default
+    beta1: float = 0.5  # Adam beta1; 0.5 is the DCGAN choice that keeps the two players from overshooting
+    beta2: float = 0.999  # Adam beta2
+    d_steps: int = 1  # D updates per G update
+    ema: float = 0.999  # decay of the moving average of G's weights that is sampled; 0 samples G itself
+    seed: int = 0  # seeds data, initial weights and every draw of z: same seed, same run
+    # --- logging and outputs ---
+    log_every: int = 100  # steps between lines of the metrics log (and progress-bar updates)
+    eval_every: int | None = None  # steps between metric evaluations; None: steps // 10
+    checkpoint_every: int | None = None  # steps between checkpoints; None: eval_every
+    keep_checkpoints: int = 3  # newest checkpoints kept on disk
+    threads: int | None = None  # torch CPU threads; None: 1 for toy models (faster), all cores for MNIST
+    device: str = "cpu"  # cpu | cuda | auto
+
+    def __post_init__(self) -> None:
+        self._check_types()
+        self._fill_defaults()
+        self._check_values()
+
+    # ----- construction -----
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build from a plain dict (a JSON file, CLI flags); an unknown key is an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise bad_value("config key", unknown[0], sorted(known))
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TrainConfig":
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:
+            raise GankitError(f"config file {str(path)!r} could not be read ({error}); accepted: a JSON object of TrainConfig fields") from None
+        if not isinstance(values, dict):
+            raise GankitError(f"config file {str(path)!r} holds {type(values).__name__}; accepted: a JSON object of TrainConfig fields")
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+    # ----- derived facts -----
+    @property
+    def is_image(self) -> bool:
+        return self.dataset in IMAGE_DATASETS
+
+    @property
+    def is_point_file(self) -> bool:
+        return self.dataset.lower().endswith(POINT_FILE_SUFFIXES)
+
+    # ----- validation -----
+    def _check_types(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            expected = f.type
+            if value is None and "None" in expected:
+                continue
+            if "tuple" in expected:
+                if isinstance(value, (list, tuple)) and value and all(_is_int(v) for v in value):
+                    setattr(self, f.name, tuple(int(v) for v in value))
+                    continue
+                raise bad_value(f.name, value, "a non-empty list of positive integers")
+            if expected.startswith("int"):
+                ok = _is_int(value)
+            elif expected.startswith("float"):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if ok:
+                    setattr(self, f.name, float(value))
+            elif expected.startswith("bool"):
+                ok = isinstance(value, bool)
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                raise bad_value(f.name, value, f"a value of type {expected}")
+
+    def _fill_defaults(self) -> None:
+        image = self.is_image
+        if self.g_hidden is None:
+            self.g_hidden = (256, 512, 1024) if image else (128, 128)
+        if self.d_hidden is None:
+            self.d_hidden = (512, 256) if image else (128, 128)
+        if self.batch_size is None:
+            self.batch_size = 64 if image else 100
+        default_lr = 2e-4 if image else 1e-3
+        if self.lr_g is None:
+            self.lr_g = default_lr
+        if self.lr_d is None:
+            self.lr_d = default_lr
+        if self.eval_every is None:
+            self.eval_every = max(1, self.steps // 10) if self.steps > 0 else 1
+        if self.checkpoint_every is None:
+            self.checkpoint_every = self.eval_every
+
+    def _check_values(self) -> None:
+        if not (self.dataset in TOY_DATASETS or self.is_image or self.is_point_file):
+            raise bad_value("dataset", self.dataset, [*TOY_DATASETS, *IMAGE_DATASETS, "a path to a .csv or .npy file"])
+        if self.model not in MODELS:
+            raise bad_value("model", self.model, MODELS)
+        if self.model == "dcgan" and not self.is_image:
+            raise bad_value("model", self.model, f"mlp for dataset {self.dataset!r} (dcgan needs {' or '.join(IMAGE_DATASETS)})")
+        if self.conditional and not self.is_image:
+            raise bad_value("conditional", self.conditional, f"False for dataset {self.dataset!r} (labels exist for {' and '.join(IMAGE_DATASETS)})")
+        if self.loss not in LOSSES:
+            raise bad_value("loss", self.loss, LOSSES)
+        if self.device not in DEVICES:
+            raise bad_value("device", self.device, DEVICES)
+        positive_ints = ["latent_dim", "steps", "batch_size", "d_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints"]
+        if self.n_samples is not None:
+            positive_ints.append("n_samples")
+        if self.threads is not None:
+            positive_ints.append("threads")
+        for name in positive_ints:
+            if getattr(self, name) <= 0:
+                raise bad_value(name, getattr(self, name), "a positive integer")
+        for name in ("g_hidden", "d_hidden"):
+            if any(width <= 0 for width in getattr(self, name)):
+                raise bad_value(name, list(getattr(self, name)), "a non-empty list of positive integers")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise bad_value(name, value, "a positive finite number")
+        for name in ("beta1", "beta2", "ema"):
+            value = getattr(self, name)
+            if not (0 <= value < 1):
+                raise bad_value(name, value, "a number in [0, 1)")
+        if self.noise is not None and not (math.isfinite(self.noise) and self.noise >= 0):
+            raise bad_value("noise", self.noise, "a finite number >= 0")
+        if self.seed < 0:
+            raise bad_value("seed", self.seed, "an integer >= 0")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+# The lab's three MNIST experiments, tuned on a 2-core CPU (numbers in the README).
+PRESETS: dict[str, dict[str, Any]] = {
+    "mnist-gan": dict(dataset="mnist", model="mlp", steps=20000),
+    "mnist-cgan": dict(dataset="mnist", model="mlp", conditional=True, steps=20000),
+    "mnist-dcgan": dict(dataset="mnist", model="dcgan", steps=5000),
+}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    """A named preset, with any field overridden: `preset("mnist-cgan", steps=100)`."""
+    if name not in PRESETS:
+        raise bad_value("preset", name, sorted(PRESETS))
+    return TrainConfig.from_dict({**PRESETS[name], **overrides})
