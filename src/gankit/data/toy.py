@@ -1,0 +1,149 @@
+"""Toy point clouds in the style of scikit-learn's `make_*` generators.
+
+Every generator takes `n_samples` first and keyword-only options, accepts `random_state`
+(None, an int or a numpy Generator) and returns a float32 array of shape (n_samples, dim).
+Calling a generator again with another seed gives fresh samples of the same distribution,
+which is what the metrics compare against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import sklearn.datasets
+
+from gankit.errors import GankitError, bad_value
+
+RandomState = int | np.random.Generator | None
+
+
+def _rng(random_state: RandomState) -> np.random.Generator:
+    return random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+
+
+def _sklearn_seed(random_state: RandomState) -> int:
+    # scikit-learn wants a legacy RandomState or an int; derive an int from ours.
+    return int(_rng(random_state).integers(2**31 - 1))
+
+
+def _check_size(n_samples: int) -> None:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples <= 0:
+        raise bad_value("n_samples", n_samples, "a positive integer")
+
+
+def make_circle(n_samples: int = 100, *, noise: float = 0.0, random_state: RandomState = None) -> np.ndarray:
+    """Points on the unit circle: standard Gaussian points divided by their norm (the lab's recipe).
+
+    Returns an array of shape (n_samples, 2). With `noise` > 0, Gaussian noise of that standard
+    deviation is added after normalising, so the points leave the circle.
+    """
+    _check_size(n_samples)
+    rng = _rng(random_state)
+    points = rng.standard_normal((n_samples, 2))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    if noise:
+        points += noise * rng.standard_normal(points.shape)
+    return points.astype(np.float32)
+
+
+def make_moons(n_samples: int = 1000, *, noise: float = 0.05, random_state: RandomState = None) -> np.ndarray:
+    """scikit-learn's two interleaving half circles, shape (n_samples, 2), labels dropped."""
+    _check_size(n_samples)
+    points, _ = sklearn.datasets.make_moons(n_samples, noise=noise, random_state=_sklearn_seed(random_state))
+    return points.astype(np.float32)
+
+
+def make_swiss_roll(n_samples: int = 2000, *, noise: float = 0.05, random_state: RandomState = None) -> np.ndarray:
+    """scikit-learn's 3-D swiss roll, shape (n_samples, 3): the roll lies in the x-z plane, y is its height."""
+    _check_size(n_samples)
+    points, _ = sklearn.datasets.make_swiss_roll(n_samples, noise=noise, random_state=_sklearn_seed(random_state))
+    return points.astype(np.float32)
+
+
+RING_RADIUS, RING_SIGMA, RING_MODES = 1.0, 0.01, 8
+GRID_VALUES, GRID_SIGMA = (-4.0, -2.0, 0.0, 2.0, 4.0), 0.05
+
+
+def ring_means() -> np.ndarray:
+    """The 8 mode centres of the ring benchmark, evenly spaced on the circle of radius 1."""
+    angles = 2 * np.pi * np.arange(RING_MODES) / RING_MODES
+    return (RING_RADIUS * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(np.float32)
+
+
+def grid_means() -> np.ndarray:
+    """The 25 mode centres of the grid benchmark, {-4,-2,0,2,4}^2."""
+    xs, ys = np.meshgrid(GRID_VALUES, GRID_VALUES, indexing="ij")
+    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+
+
+def _mixture(means: np.ndarray, sigma: float, n_samples: int, random_state: RandomState) -> np.ndarray:
+    _check_size(n_samples)
+    rng = _rng(random_state)
+    modes = rng.integers(len(means), size=n_samples)
+    return (means[modes] + sigma * rng.standard_normal((n_samples, means.shape[1]))).astype(np.float32)
+
+
+def make_ring(n_samples: int = 10000, *, noise: float = RING_SIGMA, random_state: RandomState = None) -> np.ndarray:
+    """Mixture of 8 Gaussians on the unit circle (PacGAN/VEEGAN ring), sigma `noise` = 0.01; shape (n_samples, 2)."""
+    return _mixture(ring_means(), noise, n_samples, random_state)
+
+
+def make_grid(n_samples: int = 10000, *, noise: float = GRID_SIGMA, random_state: RandomState = None) -> np.ndarray:
+    """Mixture of 25 Gaussians on the 5x5 grid {-4,...,4}^2 (PacGAN/VEEGAN grid), sigma `noise` = 0.05."""
+    return _mixture(grid_means(), noise, n_samples, random_state)
+
+
+def load_points(path: str | Path) -> np.ndarray:
+    """Points from a user's file: `.npy` (a 2-D float array) or `.csv` (numbers only, optional header row).
+
+    Returns float32 of shape (N, dim). Raises GankitError for a missing file, an unknown
+    suffix, text that is not numbers, rows of unequal width, NaN or infinite values.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".npy"):
+        raise bad_value("data_path", str(path), "a .csv or .npy file")
+    if not path.is_file():
+        raise GankitError(f"data_path={str(path)!r} does not exist or is not a file; accepted: an existing .csv or .npy file")
+    try:
+        if path.suffix.lower() == ".npy":
+            points = np.load(path, allow_pickle=False)
+        else:
+            points = _read_csv(path)
+        points = np.asarray(points, dtype=np.float64)
+    except GankitError:
+        raise
+    except (ValueError, OSError, EOFError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise GankitError(f"data_path={str(path)!r} could not be read ({reason}); accepted: a numeric 2-D array in .npy or .csv") from None
+    if points.ndim != 2 or points.shape[0] < 2 or points.shape[1] < 1:
+        raise GankitError(f"data_path={str(path)!r} holds an array of shape {points.shape}; accepted: shape (N, dim) with N >= 2")
+    bad_rows = np.flatnonzero(~np.isfinite(points).all(axis=1))
+    if bad_rows.size:
+        raise GankitError(f"data_path={str(path)!r} has a NaN or infinite value in row {bad_rows[0]}; accepted: finite numbers only")
+    return points.astype(np.float32)
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    rows = []
+    width = None
+    with path.open(newline="") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            fields = [field.strip() for field in line.strip().split(",")]
+            if fields == [""]:
+                continue
+            try:
+                row = [float(field) for field in fields]
+            except ValueError:
+                if not rows and line_number == 1:
+                    continue  # a header row
+                raise GankitError(
+                    f"data_path={str(path)!r} line {line_number} is not numeric: {line.strip()[:60]!r}; accepted: comma-separated numbers"
+                ) from None
+            if width is not None and len(row) != width:
+                raise GankitError(
+                    f"data_path={str(path)!r} line {line_number} has {len(row)} columns, earlier rows {width}; accepted: rows of equal width"
+                )
+            width = len(row)
+            rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), width or 0)
