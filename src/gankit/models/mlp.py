@@ -1,0 +1,63 @@
+"""Fully connected generator and discriminator, for toy points and flattened images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _mlp(widths: Sequence[int], activation: type[nn.Module], **activation_args) -> nn.Sequential:
+    """Linear layers between consecutive widths, with the activation between them (not after the last)."""
+    layers: list[nn.Module] = []
+    for index, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
+        if index:
+            layers.append(activation(**activation_args))
+        layers.append(nn.Linear(width_in, width_out))
+    return nn.Sequential(*layers)
+
+
+class MLPGenerator(nn.Module):
+    """z (B, latent_dim) [+ one-hot label] -> linear layers -> points of `data_shape`.
+
+    With the default two hidden widths that is the lab's three linear layers. `tanh_output`
+    bounds the output to [-1, 1] for images scaled to that range; toy points stay linear.
+    """
+
+    def __init__(self, latent_dim: int, data_shape: Sequence[int], hidden: Sequence[int] = (128, 128),
+                 *, n_classes: int = 0, tanh_output: bool = False):
+        super().__init__()
+        self.latent_dim, self.n_classes, self.data_shape = latent_dim, n_classes, tuple(data_shape)
+        data_dim = int(torch.Size(self.data_shape).numel())
+        self.net = _mlp([latent_dim + n_classes, *hidden, data_dim], nn.ReLU)
+        self.tanh_output = tanh_output
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.n_classes:
+            z = torch.cat([z, F.one_hot(labels, self.n_classes).to(z.dtype)], dim=1)
+        x = self.net(z)
+        if self.tanh_output:
+            x = torch.tanh(x)
+        return x.view(len(z), *self.data_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """points (B, *data_shape) [+ one-hot label] -> linear layers -> one logit per point, shape (B,).
+
+    LeakyReLU keeps gradients flowing for points D rejects; the output is a logit, so
+    P(real) = sigmoid(logit) and the losses stay numerically stable.
+    """
+
+    def __init__(self, data_shape: Sequence[int], hidden: Sequence[int] = (128, 128), *, n_classes: int = 0):
+        super().__init__()
+        self.n_classes = n_classes
+        data_dim = int(torch.Size(tuple(data_shape)).numel())
+        self.net = _mlp([data_dim + n_classes, *hidden, 1], nn.LeakyReLU, negative_slope=0.2)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = x.reshape(len(x), -1)
+        if self.n_classes:
+            x = torch.cat([x, F.one_hot(labels, self.n_classes).to(x.dtype)], dim=1)
+        return self.net(x).squeeze(1)
