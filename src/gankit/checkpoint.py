@@ -1,0 +1,100 @@
+"""Checkpoint files: safetensors (tensors + a JSON header), written atomically, never pickled.
+
+A nested state (module and optimiser state dicts, random states, plain numbers) is split
+into named tensors and one JSON tree in which each tensor is replaced by a reference to
+its name. Loading parses that JSON and reads raw tensor bytes, so a file cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from gankit.errors import GankitError
+
+FORMAT = "gankit-checkpoint-1"
+ACCEPTED = "a .safetensors checkpoint written by gankit"
+
+
+def _encode(value: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
+    # Dicts become key/value lists so that integer keys (optimiser state) survive JSON.
+    if isinstance(value, torch.Tensor):
+        tensors[path] = value.detach().contiguous().clone()
+        return {"__tensor__": path}
+    if isinstance(value, dict):
+        return {"__items__": [[key, _encode(item, f"{path}/{key}", tensors)] for key, item in value.items()]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(item, f"{path}/{i}", tensors) for i, item in enumerate(value)]}
+    if isinstance(value, list):
+        return [_encode(item, f"{path}/{i}", tensors) for i, item in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} at {path} in a checkpoint")
+
+
+def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(value, dict):
+        if "__tensor__" in value:
+            return tensors[value["__tensor__"]]
+        if "__tuple__" in value:
+            return tuple(_decode(item, tensors) for item in value["__tuple__"])
+        return {key: _decode(item, tensors) for key, item in value["__items__"]}
+    if isinstance(value, list):
+        return [_decode(item, tensors) for item in value]
+    return value
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` so that `path` holds either its old content or all of the new: temp file, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # make the rename itself durable
+    finally:
+        os.close(directory)
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    tensors: dict[str, torch.Tensor] = {}
+    tree = _encode(state, "", tensors)
+    data = save_tensors(tensors, metadata={"format": FORMAT, "state": json.dumps(tree)})
+    atomic_write(Path(path), data)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The state saved by `save_checkpoint`; GankitError for anything else (pickles, truncated files)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise GankitError(f"checkpoint {str(path)!r} could not be read ({error.strerror}); accepted: {ACCEPTED}") from None
+    try:
+        header_size = struct.unpack("<Q", data[:8])[0]
+        if header_size > len(data) - 8:
+            raise ValueError("file is shorter than its header says")
+        metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
+        if metadata.get("format") != FORMAT:
+            raise ValueError("no gankit format tag")
+        tensors = load_tensors(data)
+        return _decode(json.loads(metadata["state"]), tensors)
+    except Exception as error:  # any parse failure means the same thing to the user
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise GankitError(f"checkpoint {str(path)!r} is not a valid gankit checkpoint ({reason[:120]}); accepted: {ACCEPTED}") from None
