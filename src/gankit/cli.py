@@ -1,0 +1,193 @@
+"""The `gankit` command: a thin layer over the public Python API.
+
+Every TrainConfig field is a kebab-case flag of `train` (`--latent-dim 2`, `--g-hidden 64,64`,
+`--conditional`), generated from the dataclass so that the two never drift apart.
+User mistakes print one line `gankit: error: ...` and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gankit.config import PRESETS, TrainConfig
+from gankit.errors import GankitError, bad_value
+
+EXIT_BAD_INPUT, EXIT_DIVERGED = 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise GankitError(f"{message}; see 'gankit {self.prog.split()[-1] if ' ' in self.prog else ''} --help'".replace("  ", " "))
+
+
+def _field_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse_field(field: dataclasses.Field, text: str) -> Any:
+    """A TrainConfig field's value from its command-line text."""
+    kind = field.type
+    try:
+        if "tuple" in kind:
+            return tuple(int(part) for part in text.split(","))
+        if kind.startswith("int"):
+            return int(text)
+        if kind.startswith("float"):
+            return float(text)
+    except ValueError:
+        accepted = "comma-separated integers, e.g. 128,128" if "tuple" in kind else f"a number of type {kind.split(' ')[0]}"
+        raise bad_value(field.name, text, accepted) from None
+    return text
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training settings (TrainConfig fields; see README)")
+    for field in dataclasses.fields(TrainConfig):
+        if field.type.startswith("bool"):
+            group.add_argument(_field_flag(field.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+        else:
+            group.add_argument(_field_flag(field.name), metavar=field.name.upper(), default=argparse.SUPPRESS)
+
+
+def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if args.preset:
+        if args.preset not in PRESETS:
+            raise bad_value("--preset", args.preset, sorted(PRESETS))
+        values.update(PRESETS[args.preset])
+    if args.config:
+        values.update(TrainConfig.from_json(args.config).to_dict())
+    for field in dataclasses.fields(TrainConfig):
+        if hasattr(args, field.name):
+            raw = getattr(args, field.name)
+            values[field.name] = raw if isinstance(raw, bool) else parse_field(field, raw)
+    return values
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gankit", description="Train, evaluate and visualise GANs on toy data and MNIST.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a GAN and write a run folder")
+    train.add_argument("--out", help="run folder (default runs/<dataset>-<time>)")
+    train.add_argument("--preset", help=f"named settings: {', '.join(sorted(PRESETS))}")
+    train.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
+    train.add_argument("--resume", metavar="RUN", help="continue RUN from its newest checkpoint (--steps may extend it)")
+    train.add_argument("--force", action="store_true", help="replace an existing run folder")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(train)
+
+    sample = commands.add_parser("sample", help="write generated samples of a run to .npz")
+    sample.add_argument("run")
+    sample.add_argument("--n", type=int, default=1000, help="number of samples")
+    sample.add_argument("--out", required=True, help="output .npz file")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--label", type=int, help="conditional runs: the digit to draw (default: balanced over 0..9)")
+
+    plot = commands.add_parser("plot", help="write a run's figures under RUN/figures")
+    plot.add_argument("run")
+
+    evaluate = commands.add_parser("eval", help="print a run's metrics")
+    evaluate.add_argument("run")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> None:
+    from gankit.run import train
+
+    if args.resume:
+        given = _config_from_args(args)
+        config = TrainConfig.from_json(Path(args.resume) / "config.json").to_dict() if (Path(args.resume) / "config.json").is_file() else {}
+        run = train(TrainConfig.from_dict({**config, **given}) if config else None, args.resume, resume=True,
+                    progress=not args.quiet)
+    else:
+        run = train(TrainConfig.from_dict(_config_from_args(args)), args.out, force=args.force, progress=not args.quiet)
+    print(f"run folder: {run.path}")
+    _print_metrics(run.metrics_summary())
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from gankit.run import Run
+
+    run = Run(args.run)
+    if args.n <= 0:
+        raise bad_value("--n", args.n, "a positive integer")
+    if not str(args.out).endswith(".npz"):
+        raise bad_value("--out", args.out, "a file name ending in .npz")
+    if run.config.is_image:
+        from gankit.data.mnist import images_to_uint8
+
+        labels = None
+        if run.config.conditional:
+            if args.label is not None and not 0 <= args.label <= 9:
+                raise bad_value("--label", args.label, "a digit 0..9")
+            labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % 10
+        elif args.label is not None:
+            raise bad_value("--label", args.label, "no --label: this run is not conditional")
+        arrays = {"images": images_to_uint8(run.sample(args.n, seed=args.seed, labels=labels))}
+        if labels is not None:
+            arrays["labels"] = labels.astype(np.int64)
+    else:
+        if args.label is not None:
+            raise bad_value("--label", args.label, "no --label: toy runs have no classes")
+        arrays = {"samples": run.sample(args.n, seed=args.seed)}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.out, **arrays)
+    print(f"wrote {args.n} samples to {args.out}")
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from gankit.run import Run
+
+    run = Run(args.run)
+    for name in run.plot():
+        print(run.path / "figures" / f"{name}.png")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from gankit.run import Run
+
+    metrics = Run(args.run).evaluate()
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        _print_metrics(metrics)
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    for key, value in metrics.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"{key:>16}  {shown}")
+
+
+COMMANDS = {"train": _train, "sample": _sample, "plot": _plot, "eval": _eval}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gankit.run import TrainingDiverged, TrainingInterrupted
+
+    try:
+        args = _build_parser().parse_args(argv)
+        COMMANDS[args.command](args)
+    except TrainingDiverged as error:
+        print(f"gankit: error: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except GankitError as error:
+        print(f"gankit: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except TrainingInterrupted as error:
+        print(f"gankit: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
