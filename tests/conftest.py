@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# The tests' models are tiny: one thread is fastest, and on a shared 2-core machine more
+# threads mostly wait for each other.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +28,12 @@ def mnist_dir() -> Path:
     if configured:
         pytest.fail(f"GANKIT_TEST_MNIST_DIR={configured!r} does not hold the four MNIST .gz files {', '.join(names)}")
     pytest.skip(f"genuine MNIST files not found in {str(folder)!r}; set GANKIT_TEST_MNIST_DIR to a folder that holds them")
+
+
+@pytest.fixture(scope="session")
+def circle_run(tmp_path_factory):
+    """A tiny trained circle run (a few hundred steps), shared by the tests that only read a run."""
+    import gankit
+
+    config = gankit.TrainConfig(dataset="circle", steps=300, g_hidden=(32, 32), d_hidden=(32, 32), log_every=50, eval_every=150)
+    return gankit.train(config, tmp_path_factory.mktemp("runs") / "circle", progress=False, figures=False)

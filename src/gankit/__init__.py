@@ -9,8 +9,8 @@
 
 from gankit.config import PRESETS, TrainConfig, preset
 from gankit.errors import GankitError
-from gankit.run import Run, TrainingDiverged, TrainingInterrupted, read_metrics, train
+from gankit.run import Run, TrainingDiverged, TrainingInterrupted, read_metrics, resume, train
 
 __version__ = "0.1.0"
-__all__ = ["TrainConfig", "PRESETS", "preset", "train", "Run", "read_metrics", "GankitError", "TrainingDiverged",
+__all__ = ["TrainConfig", "PRESETS", "preset", "train", "resume", "Run", "read_metrics", "GankitError", "TrainingDiverged",
            "TrainingInterrupted", "__version__"]

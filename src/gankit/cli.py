@@ -101,15 +101,17 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from gankit.run import train
+    from gankit.run import resume, train
 
+    values = _config_from_args(args)
     if args.resume:
-        given = _config_from_args(args)
-        config = TrainConfig.from_json(Path(args.resume) / "config.json").to_dict() if (Path(args.resume) / "config.json").is_file() else {}
-        run = train(TrainConfig.from_dict({**config, **given}) if config else None, args.resume, resume=True,
-                    progress=not args.quiet)
+        # A resumed run keeps its settings (presets and config files only set them too).
+        extra = [name for name in values if name != "steps"] + [flag for flag in ("out", "force") if getattr(args, flag)]
+        if extra:
+            raise bad_value(f"--{extra[0].replace('_', '-')}", "given with --resume", "--resume RUN with at most --steps N")
+        run = resume(args.resume, steps=values.get("steps"), progress=not args.quiet)
     else:
-        run = train(TrainConfig.from_dict(_config_from_args(args)), args.out, force=args.force, progress=not args.quiet)
+        run = train(TrainConfig.from_dict(values), args.out, force=args.force, progress=not args.quiet)
     print(f"run folder: {run.path}")
     _print_metrics(run.metrics_summary())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sys
 import threading
@@ -32,6 +33,7 @@ from gankit.trainer import STAT_NAMES, Trainer
 
 CONFIG_FILE, METRICS_FILE, CHECKPOINT_DIR, FIGURE_DIR = "config.json", "metrics.jsonl", "checkpoints", "figures"
 EVAL_SEED = 1_000_003  # evaluation draws its own z, never the training RNG's
+EVAL_SAMPLES = 10_000  # generated images per evaluation (as many as the MNIST test set FD compares with; conditional: 1,000 per digit)
 
 
 class TrainingInterrupted(Exception):
@@ -75,15 +77,19 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def _append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with (run_dir / METRICS_FILE).open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    try:
+        with (run_dir / METRICS_FILE).open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+    except OSError as error:
+        raise GankitError(f"metrics log in {str(run_dir)!r} could not be written ({error.strerror}); earlier checkpoints are intact") from None
 
 
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool) -> None:
     if run_dir.exists() and any(run_dir.iterdir()):
         if not force:
             raise GankitError(f"run folder {str(run_dir)!r} already exists; accepted: a new folder, --resume to continue it, or --force to replace it")
-        for path in [*list_checkpoints(run_dir), run_dir / METRICS_FILE, run_dir / CONFIG_FILE]:
+        progress_frames = sorted((run_dir / FIGURE_DIR / "progress").glob("step-*.png"))  # else the old run's frames join the GIF
+        for path in [*list_checkpoints(run_dir), run_dir / METRICS_FILE, run_dir / CONFIG_FILE, *progress_frames]:
             path.unlink(missing_ok=True)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +140,7 @@ def _evaluator(config: TrainConfig, dataset: Dataset):
 
 def evaluate_trainer(trainer: Trainer, evaluator, dataset: Dataset) -> dict[str, float]:
     if dataset.is_image:
-        n = 10_000
+        n = EVAL_SAMPLES
         labels = torch.arange(n) % 10 if trainer.n_classes else None
         images = trainer.generate(n, seed=EVAL_SEED, labels=labels)
         return evaluator.evaluate(images, labels)
@@ -145,7 +151,7 @@ def evaluate_trainer(trainer: Trainer, evaluator, dataset: Dataset) -> dict[str,
 def _save(run_dir: Path, trainer: Trainer, keep: int) -> Path:
     path = checkpoint_path(run_dir, trainer.step)
     try:
-        save_checkpoint(path, {"config": trainer.config.to_dict(), **trainer.state_dict()})
+        save_checkpoint(path, {"config": trainer.config.to_dict(), **trainer.state_dict(), "global_rng": _global_rng()})
     except OSError as error:
         raise GankitError(f"checkpoint {str(path)!r} could not be written ({error.strerror}); earlier checkpoints are intact") from None
     for old in list_checkpoints(run_dir)[:-keep]:
@@ -153,25 +159,58 @@ def _save(run_dir: Path, trainer: Trainer, keep: int) -> Path:
     return path
 
 
-def train(config: TrainConfig, out: str | Path | None = None, *, resume: bool = False, force: bool = False,
-          progress: bool = True, figures: bool = True) -> "Run":
+def train(config: TrainConfig, out: str | Path | None = None, *, force: bool = False, progress: bool = True,
+          figures: bool = True) -> "Run":
     """Train a GAN as `config` says and return the finished Run.
 
-    `out` is the run folder (default runs/<dataset>-<time>). An existing folder needs
-    `resume=True` (continue from its newest checkpoint, to the config's `steps`) or
-    `force=True` (start over). Figures are written at the end unless `figures=False`.
+    `out` is the run folder (default runs/<dataset>-<time>); an existing one is only
+    replaced with `force=True` (use `resume` to continue it). Figures are written at the
+    end unless `figures=False`.
     """
     run_dir = Path(out) if out is not None else Path("runs") / f"{Path(config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    state = None
-    if resume:
-        state, config = _resume_state(run_dir, config)
-    else:
-        _prepare_run_dir(run_dir, config, force=force)
-    dataset = load_dataset(config)
+    dataset = load_dataset(config)  # before touching the folder: bad data leaves nothing behind
+    _prepare_run_dir(run_dir, config, force=force)
+    return _train_in(run_dir, config, dataset, None, progress=progress, figures=figures)
+
+
+def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool = True, figures: bool = True) -> "Run":
+    """Continue a run from its newest checkpoint, to its configured steps or to `steps`.
+
+    The result is bit-identical (on the CPU) to the run that was never interrupted: the
+    checkpoint holds the weights, both optimisers, the EMA, the step, the data order and
+    every random state.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise GankitError(f"cannot resume {str(run_dir)!r}: it holds no {CONFIG_FILE}; accepted: a run folder written by gankit train")
+    config = TrainConfig.from_json(run_dir / CONFIG_FILE)
+    if steps is not None and steps != config.steps:
+        config = config.replace(steps=steps)
+        atomic_write(run_dir / CONFIG_FILE, (json.dumps(config.to_dict(), indent=2) + "\n").encode())
+    for leftover in (run_dir / CHECKPOINT_DIR).glob(".*.tmp"):
+        leftover.unlink()  # a checkpoint write that a kill cut short
+    checkpoints = list_checkpoints(run_dir)
+    state = load_checkpoint(checkpoints[-1]) if checkpoints else None  # none yet: start again from step 0
+    if state is not None:
+        fixed = {k: v for k, v in state["config"].items() if k != "steps"}
+        mismatch = [k for k, v in fixed.items() if config.to_dict().get(k) != v]
+        if mismatch:
+            raise GankitError(f"checkpoint {str(checkpoints[-1])!r} was made with {mismatch[0]}={fixed[mismatch[0]]!r} but the run's "
+                              f"config has {config.to_dict().get(mismatch[0])!r}; accepted: a checkpoint of this run's config")
+    return _train_in(run_dir, config, load_dataset(config), state, progress=progress, figures=figures)
+
+
+def _train_in(run_dir: Path, config: TrainConfig, dataset: Dataset, state: dict[str, Any] | None, *, progress: bool,
+              figures: bool) -> "Run":
     with _threads(config, dataset), _stop_signals() as received:
         trainer = Trainer(config, dataset)
         if state is not None:
-            trainer.load_state_dict(state)
+            try:
+                trainer.load_state_dict(state)
+            except (RuntimeError, KeyError, ValueError) as error:
+                raise GankitError(f"the newest checkpoint of {str(run_dir)!r} does not fit the run's models "
+                                  f"({str(error).splitlines()[0][:100]}); accepted: a checkpoint of this run") from None
+            _set_global_rng(state["global_rng"])
             _append_metrics(run_dir, {"event": "resume", "step": trainer.step})
         evaluator = _evaluator(config, dataset)
         _loop(trainer, evaluator, dataset, run_dir, received, progress=progress)
@@ -181,23 +220,21 @@ def train(config: TrainConfig, out: str | Path | None = None, *, resume: bool = 
     return run
 
 
-def _resume_state(run_dir: Path, config: TrainConfig | None) -> tuple[dict[str, Any] | None, TrainConfig]:
-    checkpoints = list_checkpoints(run_dir)
-    if not (run_dir / CONFIG_FILE).exists():
-        raise GankitError(f"cannot resume {str(run_dir)!r}: it holds no {CONFIG_FILE}; accepted: a run folder written by gankit train")
-    saved = TrainConfig.from_json(run_dir / CONFIG_FILE)
-    if config is not None:
-        changed = [k for k, v in config.to_dict().items() if k != "steps" and saved.to_dict()[k] != v]
-        if changed:
-            raise GankitError(f"cannot resume {str(run_dir)!r} with {changed[0]}={config.to_dict()[changed[0]]!r}: the run has {saved.to_dict()[changed[0]]!r}; accepted: the run's own settings (only steps may change)")
-        saved = saved.replace(steps=config.steps)
-    if not checkpoints:
-        return None, saved  # killed before its first checkpoint: start from step 0
-    state = load_checkpoint(checkpoints[-1])
-    ckpt_config = {k: v for k, v in state["config"].items() if k not in ("steps", "eval_every", "checkpoint_every")}
-    if any(saved.to_dict()[k] != v for k, v in ckpt_config.items()):
-        raise GankitError(f"checkpoint {str(checkpoints[-1])!r} belongs to another config; accepted: a checkpoint of this run")
-    return state, saved
+def _global_rng() -> dict[str, Any]:
+    # Training draws only from the trainer's own generator; the global states are saved too so
+    # that code a user hooks into the loop also continues exactly.
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    version, mt_state, gauss = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
+            "python": [version, list(mt_state), gauss]}
+
+
+def _set_global_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    version, mt_state, gauss = state["python"]
+    random.setstate((version, tuple(mt_state), gauss))
 
 
 def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received: dict[str, int], *, progress: bool) -> None:
@@ -210,27 +247,38 @@ def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received
         while trainer.step < config.steps:
             window.append(trainer.train_step())
             step = trainer.step
-            if step % config.log_every == 0 or step == config.steps:
-                means = torch.stack(window).mean(0).tolist()  # the one host sync of a logging window
+            # The final step: the configured one, or the first past max_seconds (then treated just the same).
+            last = step == config.steps or (config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds)
+            log_due, eval_due = step % config.log_every == 0 or last, step % config.eval_every == 0 or last
+            save_due = step % config.checkpoint_every == 0 or last or bool(received)
+            if log_due or eval_due or save_due:
+                # The one host sync of a window; nothing is evaluated or saved before it proves finite.
+                means = torch.stack(window).mean(0).tolist()
                 window.clear()
                 stats = dict(zip(STAT_NAMES, means))
                 if not all(np.isfinite(means)) or not trainer.weights_are_finite():
                     raise TrainingDiverged(_divergence_message(config, step, stats, run_dir))
+            if log_due:
                 _append_metrics(run_dir, {"step": step, **{k: round(v, 6) for k, v in stats.items()},
                                           "seconds": round(time.perf_counter() - started, 3)})
                 bar.set_postfix(loss_d=f"{stats['loss_d']:.3f}", loss_g=f"{stats['loss_g']:.3f}",
                                 D_x=f"{stats['d_real']:.2f}", D_Gz=f"{stats['d_fake']:.2f}", refresh=False)
                 bar.update(step - bar.n)
-            if step % config.eval_every == 0 or step == config.steps:
+            if eval_due:
                 _append_metrics(run_dir, {"step": step, **evaluate_trainer(trainer, evaluator, dataset)})
-            if step % config.checkpoint_every == 0 or step == config.steps:
+                if dataset.is_image:
+                    from gankit.figures import save_progress_frame
+
+                    save_progress_frame(run_dir / FIGURE_DIR, trainer)
+            if save_due:
                 _save(run_dir, trainer, config.keep_checkpoints)
             if received:
-                _save(run_dir, trainer, config.keep_checkpoints)
                 signum = received["signal"]
                 name = signal.Signals(signum).name
                 raise TrainingInterrupted(f"{name} at step {step}: checkpoint saved; continue with: gankit train --resume {run_dir}",
                                           128 + signum)
+            if last:
+                break
     finally:
         bar.close()
 
