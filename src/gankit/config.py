@@ -27,7 +27,7 @@ DEVICES = ("cpu", "cuda", "auto")
 class TrainConfig:
     # --- data ---
     dataset: str = "circle"  # a toy name, mnist / fashion_mnist, or a path to a .csv / .npy file of points
-    n_samples: int | None = None  # toy training-set size; None: circle 100, moons 1000, swiss_roll 2000, ring/grid 10000
+    n_samples: int | None = None  # training-set size; toy None: circle 100, moons 1000, swiss_roll 2000, ring/grid 10000; images: the first N (None: all 60000)
     noise: float | None = None  # toy noise; None: 0 for the circle, 0.05 moons/swiss_roll, the benchmarks' sigmas
     data_dir: str | None = None  # folder with the MNIST files; None: $GANKIT_DATA_DIR, then the user cache
     # --- model ---
@@ -39,6 +39,7 @@ class TrainConfig:
     # --- loss and optimisation ---
     loss: str = "nonsaturating"  # nonsaturating | minimax (the lab's saturating G loss) | hinge | least_squares
     steps: int = 5000  # generator updates
+    max_seconds: float | None = None  # also stop (evaluated and checkpointed) once training has run this long; None: no time limit
     batch_size: int | None = None  # None: 100 toy, 64 MNIST
     lr_g: float | None = None  # Adam learning rate of G; None: 1e-3 toy, 2e-4 MNIST
     lr_d: float | None = None  # Adam learning rate of D; None: same as lr_g's default
@@ -174,6 +175,8 @@ class TrainConfig:
             raise bad_value("noise", self.noise, "a finite number >= 0")
         if self.seed < 0:
             raise bad_value("seed", self.seed, "an integer >= 0")
+        if self.max_seconds is not None and not (math.isfinite(self.max_seconds) and self.max_seconds > 0):
+            raise bad_value("max_seconds", self.max_seconds, "a positive number of seconds, or None for no limit")
 
 
 def _is_int(value: Any) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,9 +13,13 @@ from gankit import plots
 
 if TYPE_CHECKING:
     from gankit.run import Run
+    from gankit.trainer import Trainer
 
 FIGURE_SEED = 7  # the same points in every figure of a run, and from one call to the next
 N_POINTS = 1000
+PROGRESS_DIR = "progress"  # figures/progress/step-N.png: the fixed-noise grid at each evaluation of an image run
+PROGRESS_GIF = "progress.gif"  # figures/progress.gif: those frames, animated
+PROGRESS_FPS = 2
 
 
 def run_figures(run: "Run", *, save: bool = True) -> dict[str, Figure]:
@@ -22,6 +28,7 @@ def run_figures(run: "Run", *, save: bool = True) -> dict[str, Figure]:
     if save:
         for name, figure in figures.items():
             plots.save_figure(figure, run.path / "figures" / f"{name}.png")
+        progress_gif(run.path / "figures")
     return figures
 
 
@@ -40,15 +47,56 @@ def _toy_figures(run: "Run") -> dict[str, Figure]:
     return figures
 
 
-def _image_figures(run: "Run") -> dict[str, Figure]:
+def _sample_grid(sample: Callable[..., np.ndarray], conditional: bool, dataset: str, step: int) -> Figure:
+    """A 10x10 grid of the same 100 draws of z (FIGURE_SEED) in every call; conditional: row = digit.
+
+    `sample(n, seed=, labels=)` returns images in [-1, 1], like Run.sample.
+    """
     from gankit.data.mnist import images_to_uint8
 
-    if run.config.conditional:
-        labels = np.repeat(np.arange(10), 10)  # row = digit
-        images = images_to_uint8(run.sample(100, seed=FIGURE_SEED, labels=labels))
-        grid = plots.image_grid(images, nrow=10, row_labels=[str(d) for d in range(10)],
-                                title=f"{run.config.dataset} conditional samples, step {run.step}")
-    else:
-        images = images_to_uint8(run.sample(100, seed=FIGURE_SEED))
-        grid = plots.image_grid(images, nrow=10, title=f"{run.config.dataset} samples, step {run.step}")
-    return {"samples": grid}
+    if conditional:
+        labels = np.repeat(np.arange(10), 10)
+        images = images_to_uint8(sample(100, seed=FIGURE_SEED, labels=labels))
+        return plots.image_grid(images, nrow=10, row_labels=[str(d) for d in range(10)],
+                                title=f"{dataset} conditional samples, step {step}")
+    images = images_to_uint8(sample(100, seed=FIGURE_SEED, labels=None))
+    return plots.image_grid(images, nrow=10, title=f"{dataset} samples, step {step}")
+
+
+def _image_figures(run: "Run") -> dict[str, Figure]:
+    return {"samples": _sample_grid(run.sample, run.config.conditional, run.config.dataset, run.step)}
+
+
+def save_progress_frame(figure_dir: Path, trainer: "Trainer") -> Path:
+    """Write figures/progress/step-N.png: the fixed-noise grid of an image run's sampled G at this step."""
+    import torch
+
+    def sample(n: int, *, seed: int, labels: np.ndarray | None) -> np.ndarray:
+        label_tensor = torch.as_tensor(labels, dtype=torch.int64) if labels is not None else None
+        return trainer.generate(n, seed=seed, labels=label_tensor).numpy()
+
+    figure = _sample_grid(sample, bool(trainer.n_classes), trainer.config.dataset, trainer.step)
+    return plots.save_figure(figure, Path(figure_dir) / PROGRESS_DIR / f"step-{trainer.step:08d}.png")
+
+
+def progress_gif(figure_dir: Path) -> Path | None:
+    """Animate the progress frames under figure_dir/progress into figure_dir/progress.gif (None when there are none)."""
+    from PIL import Image
+
+    paths = sorted((Path(figure_dir) / PROGRESS_DIR).glob("step-*.png"))
+    if not paths:
+        return None
+    frames = []
+    for path in paths:
+        with Image.open(path) as image:
+            frames.append(np.asarray(image.convert("RGB")))
+    # A tight bounding box can differ by a pixel between frames: pad all to the largest, on white.
+    height, width = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
+    padded = []
+    for frame in frames:
+        canvas = np.full((height, width, 3), 255, dtype=np.uint8)
+        canvas[: frame.shape[0], : frame.shape[1]] = frame
+        padded.append(canvas)
+    path = Path(figure_dir) / PROGRESS_GIF
+    plots.animation_frames_to_gif(padded, path, fps=PROGRESS_FPS)
+    return path

@@ -68,6 +68,8 @@ def load_dataset(config: TrainConfig) -> Dataset:
         from gankit.data.mnist import load_mnist
 
         images, labels = load_mnist("train", dataset=config.dataset, data_dir=config.data_dir)
+        if config.n_samples is not None:  # the first n training images (views: the cached tensors stay whole)
+            images, labels = images[: config.n_samples], labels[: config.n_samples]
         zero, one = torch.zeros(()), torch.ones(())
         return Dataset(config.dataset, images, labels, 10, zero, one, None)
     if config.is_point_file:
