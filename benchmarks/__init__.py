@@ -1,0 +1,1 @@
+"""Benchmarks and quality measurements of gankit (not part of the package)."""
