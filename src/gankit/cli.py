@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,13 +49,25 @@ def parse_field(field: dataclasses.Field, text: str) -> Any:
     return text
 
 
+def _field_comments() -> dict[str, str]:
+    """Each TrainConfig field's trailing comment in its source: the one description of a field."""
+    comments = {}
+    for line in inspect.getsource(TrainConfig).splitlines():
+        match = re.match(r"\s+(\w+): [^=]+=[^#]+#\s*(.+)", line)
+        if match:
+            comments[match.group(1)] = match.group(2).replace("%", "%%")
+    return comments
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("training settings (TrainConfig fields; see README)")
+    group = parser.add_argument_group("training settings (TrainConfig fields)")
+    comments = _field_comments()
     for field in dataclasses.fields(TrainConfig):
+        help_text = comments.get(field.name)
         if field.type.startswith("bool"):
-            group.add_argument(_field_flag(field.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+            group.add_argument(_field_flag(field.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
-            group.add_argument(_field_flag(field.name), metavar=field.name.upper(), default=argparse.SUPPRESS)
+            group.add_argument(_field_flag(field.name), metavar=field.name.upper(), default=argparse.SUPPRESS, help=help_text)
 
 
 def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
