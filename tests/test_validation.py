@@ -1,0 +1,126 @@
+"""Every bad input gives one line naming the bad value and what is accepted, exit code 2,
+and writes nothing: flags, config-file values, paths and data files, table-driven."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+import gankit
+from gankit.cli import main
+
+
+def _files(root):
+    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Files the bad inputs point at: a finished run, config files, data files."""
+    root = tmp_path_factory.mktemp("validation")
+    gankit.train(gankit.TrainConfig(dataset="moons", steps=20, g_hidden=(8, 8), d_hidden=(8, 8)), root / "run", progress=False,
+                 figures=False)
+    files = {
+        "unknown_key.json": json.dumps({"dataset": "moons", "stepz": 10}),
+        "wrong_type.json": json.dumps({"steps": "many"}),
+        "bad_hidden.json": json.dumps({"g_hidden": [64, -1]}),
+        "bool_steps.json": json.dumps({"steps": True}),
+        "not_object.json": json.dumps([1, 2]),
+        "broken.json": "{\"steps\": 10",
+        "bad_beta.json": json.dumps({"beta1": 1.5}),
+        "nan.csv": "1,2\n3,nan\n",
+        "ragged.csv": "1,2\n3,4,5\n",
+        "text.csv": "1,2\nfoo,bar\n",
+        "empty.csv": "",
+        "one_row.csv": "1,2\n",
+        "points.txt": "1,2\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    np.save(root / "three_d.npy", np.zeros((4, 2, 2)))
+    np.save(root / "inf.npy", np.array([[1.0, np.inf], [0.0, 1.0]]))
+    (root / "pickled.npy").write_bytes(b"\x80\x04not numpy")
+    return root
+
+
+CASES = [
+    # --- flags ---
+    (["train", "--dataset", "mnits"], "dataset='mnits'"),
+    (["train", "--model", "resnet"], "model='resnet'"),
+    (["train", "--model", "dcgan"], "model='dcgan'"),
+    (["train", "--conditional"], "conditional=True"),
+    (["train", "--loss", "wasserstein"], "loss='wasserstein'"),
+    (["train", "--steps", "0"], "steps=0"),
+    (["train", "--steps", "ten"], "steps='ten'"),
+    (["train", "--steps", "1.5"], "steps='1.5'"),
+    (["train", "--batch-size", "0"], "batch_size=0"),
+    (["train", "--latent-dim=-2"], "latent_dim=-2"),
+    (["train", "--n-samples", "0"], "n_samples=0"),
+    (["train", "--lr-g", "0"], "lr_g=0.0"),
+    (["train", "--lr-d=-1"], "lr_d=-1.0"),
+    (["train", "--lr-g", "inf"], "lr_g=inf"),
+    (["train", "--beta1", "1"], "beta1=1.0"),
+    (["train", "--beta2=-0.1"], "beta2=-0.1"),
+    (["train", "--ema", "2"], "ema=2.0"),
+    (["train", "--d-steps", "0"], "d_steps=0"),
+    (["train", "--g-hidden", "64,0"], "g_hidden=[64, 0]"),
+    (["train", "--d-hidden", "a,b"], "d_hidden='a,b'"),
+    (["train", "--noise=-0.1"], "noise=-0.1"),
+    (["train", "--seed=-1"], "seed=-1"),
+    (["train", "--log-every", "0"], "log_every=0"),
+    (["train", "--eval-every", "0"], "eval_every=0"),
+    (["train", "--checkpoint-every", "0"], "checkpoint_every=0"),
+    (["train", "--keep-checkpoints", "0"], "keep_checkpoints=0"),
+    (["train", "--threads", "0"], "threads=0"),
+    (["train", "--device", "tpu"], "device='tpu'"),
+    (["train", "--max-seconds", "0"], "max_seconds=0.0"),
+    (["train", "--preset", "mnist-wgan"], "--preset='mnist-wgan'"),
+    # --- config-file values ---
+    (["train", "--config", "{root}/unknown_key.json"], "config key='stepz'"),
+    (["train", "--config", "{root}/wrong_type.json"], "steps='many'"),
+    (["train", "--config", "{root}/bad_hidden.json"], "g_hidden=[64, -1]"),
+    (["train", "--config", "{root}/bool_steps.json"], "steps=True"),
+    (["train", "--config", "{root}/not_object.json"], "not_object.json"),
+    (["train", "--config", "{root}/broken.json"], "broken.json"),
+    (["train", "--config", "{root}/bad_beta.json"], "beta1=1.5"),
+    (["train", "--config", "{root}/missing.json"], "missing.json"),
+    # --- paths ---
+    (["train", "--resume", "{root}/nothing_here"], "nothing_here"),
+    (["train", "--resume", "{root}/run", "--latent-dim", "3"], "--latent-dim"),
+    (["sample", "{root}/run", "--n", "0", "--out", "{root}/s.npz"], "--n=0"),
+    (["sample", "{root}/run", "--out", "{root}/s.txt"], "--out='"),
+    (["sample", "{root}/run", "--label", "3", "--out", "{root}/s.npz"], "--label=3"),
+    (["eval", "{root}/no_run"], "no_run"),
+    (["plot", "{root}/no_run"], "no_run"),
+    # --- dataset files ---
+    (["train", "--dataset", "{root}/nan.csv"], "NaN or infinite"),
+    (["train", "--dataset", "{root}/ragged.csv"], "has 3 columns"),
+    (["train", "--dataset", "{root}/text.csv"], "is not numeric"),
+    (["train", "--dataset", "{root}/empty.csv"], "empty.csv"),
+    (["train", "--dataset", "{root}/one_row.csv"], "one_row.csv"),
+    (["train", "--dataset", "{root}/points.txt"], "dataset='"),
+    (["train", "--dataset", "{root}/three_d.npy"], "shape (4, 2, 2)"),
+    (["train", "--dataset", "{root}/inf.npy"], "NaN or infinite"),
+    (["train", "--dataset", "{root}/pickled.npy"], "could not be read"),
+    (["train", "--dataset", "{root}/absent.npy"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize("argv, names", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_input_one_line_exit_2_nothing_written(workspace, capsys, argv, names):
+    argv = [part.format(root=workspace) for part in argv]
+    if argv[0] == "train" and "--resume" not in argv:
+        argv += ["--out", str(workspace / "never")]
+    before = _files(workspace)
+    assert main([*argv, *(["--quiet"] if argv[0] == "train" else [])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("gankit: error: ")
+    assert names.format(root=workspace) in err[0]
+    assert "accepted" in err[0]
+    assert _files(workspace) == before
+
+
+def test_the_table_has_at_least_30_cases():
+    assert len(CASES) >= 30
