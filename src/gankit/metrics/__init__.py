@@ -1,0 +1,1 @@
+"""Metrics: `gankit.metrics.toy` for point clouds, `gankit.metrics.classifier` for MNIST-like images."""
