@@ -81,13 +81,12 @@ def load_dataset(config: TrainConfig) -> Dataset:
             return points[index]
     else:
         generator = TOY_GENERATORS[config.dataset]
-        options = {} if config.noise is None else {"noise": config.noise}
-        if config.n_samples is not None:
-            options["n_samples"] = config.n_samples
-        points = generator(**options, random_state=config.seed)
+        noise = {} if config.noise is None else {"noise": config.noise}  # None: the generator's own default
 
         def fresh(n: int, seed: int) -> np.ndarray:
-            return generator(n, **{k: v for k, v in options.items() if k == "noise"}, random_state=seed)
+            return generator(n, **noise, random_state=seed)
+
+        points = fresh(config.n_samples, config.seed)
 
     train = torch.from_numpy(points)
     mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
