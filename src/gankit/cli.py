@@ -111,7 +111,49 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="print a run's metrics")
     evaluate.add_argument("run")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sweep = commands.add_parser("sweep", help="train many toy GANs at once (settings x seeds): table and figures with 95%% intervals")
+    sweep.add_argument("--out", help="sweep folder (default runs/sweep-<dataset>-<time>)")
+    sweep.add_argument("--config", help="JSON file of TrainConfig fields: the base that the flags override")
+    sweep.add_argument("--seeds", type=int, help="seeds 0..N-1 for every setting (default 8); --seed 3,4,5 lists them instead")
+    sweep.add_argument("--interval", default="t", help="95%% interval of the mean over seeds: t (Student, default) or bootstrap")
+    sweep.add_argument("--no-runs", action="store_true", help="do not write each GAN's run folder under OUT/runs")
+    sweep.add_argument("--force", action="store_true", help="replace an existing sweep folder")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_sweep_flags(sweep)
     return parser
+
+
+def _add_sweep_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings to sweep: every TrainConfig field takes one value or a comma list "
+                                      "(--latent-dim 1,2,3); list fields take space-separated values (--g-hidden 64,64 128,128); "
+                                      "the cross product of all lists is trained")
+    comments = _field_comments()
+    for field in dataclasses.fields(TrainConfig):
+        if field.type.startswith("bool"):
+            group.add_argument(_field_flag(field.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=comments.get(field.name))
+        else:
+            group.add_argument(_field_flag(field.name), metavar=field.name.upper(), nargs="+", default=argparse.SUPPRESS, help=comments.get(field.name))
+
+
+def _sweep_values(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """(base config values, grid of swept values) from the sweep flags: a field with several values is swept."""
+    base: dict[str, Any] = TrainConfig.from_json(args.config).to_dict() if args.config else {}
+    grid: dict[str, list[Any]] = {}
+    for field in dataclasses.fields(TrainConfig):
+        if not hasattr(args, field.name):
+            continue
+        raw = getattr(args, field.name)
+        if isinstance(raw, bool):
+            base[field.name] = raw
+            continue
+        texts = raw if "tuple" in field.type else [part for text in raw for part in text.split(",")]
+        values = [parse_field(field, text) for text in texts]
+        if len(values) > 1 or field.name == "seed":
+            grid[field.name] = values
+        else:
+            base[field.name] = values[0]
+    return base, grid
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -178,13 +220,25 @@ def _eval(args: argparse.Namespace) -> None:
         _print_metrics(metrics)
 
 
+def _sweep(args: argparse.Namespace) -> None:
+    from gankit.sweep import sweep
+
+    base, grid = _sweep_values(args)
+    result = sweep(base, grid, seeds=args.seeds, out=args.out, interval=args.interval, force=args.force,
+                   progress=not args.quiet, save_runs=not args.no_runs)
+    print(f"sweep folder: {result.path}  ({len(result.rows)} GANs in {result.seconds:.0f} s)")
+    print(result.markdown())
+    for name in sorted((result.path / "figures").glob("*.png")):
+        print(name)
+
+
 def _print_metrics(metrics: dict[str, Any]) -> None:
     for key, value in metrics.items():
         shown = f"{value:.4g}" if isinstance(value, float) else value
         print(f"{key:>16}  {shown}")
 
 
-COMMANDS = {"train": _train, "sample": _sample, "plot": _plot, "eval": _eval}
+COMMANDS = {"train": _train, "sample": _sample, "plot": _plot, "eval": _eval, "sweep": _sweep}
 
 
 def main(argv: list[str] | None = None) -> int:
