@@ -20,6 +20,7 @@ def build_models(config: TrainConfig, data_shape: Sequence[int], n_classes: int 
 
         return (DCGANGenerator(config.latent_dim, n_classes=n_classes),
                 DCGANDiscriminator(n_classes=n_classes))
-    generator = MLPGenerator(config.latent_dim, data_shape, config.g_hidden, n_classes=n_classes, tanh_output=config.is_image)
+    generator = MLPGenerator(config.latent_dim, data_shape, config.g_hidden, n_classes=n_classes, tanh_output=config.is_image,
+                             batch_norm=config.is_image)
     discriminator = MLPDiscriminator(data_shape, config.d_hidden, n_classes=n_classes)
     return generator, discriminator
