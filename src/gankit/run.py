@@ -103,7 +103,8 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool) -> None
 def _threads(config: TrainConfig, dataset: Dataset) -> Iterator[None]:
     # One thread is fastest for toy-sized matrices (less sync than work); images use every core.
     before = torch.get_num_threads()
-    torch.set_num_threads(config.threads or (os.cpu_count() or 1 if dataset.is_image else 1))
+    default = (os.cpu_count() or 1) if dataset.is_image else 1
+    torch.set_num_threads(config.threads or default)
     try:
         yield
     finally:
