@@ -117,3 +117,13 @@ def test_point_file_dataset_trains(tmp_path):
     run = gankit.train(TrainConfig(dataset=str(path), steps=20, eval_every=20, **TINY), tmp_path / "run", progress=False,
                        figures=False)
     assert abs(run.sample(500).mean() - 5) < 2  # points come back in the file's units
+
+
+def test_toy_runs_write_a_training_animation(tmp_path):
+    run = gankit.train(TrainConfig(dataset="moons", steps=40, eval_every=10, **TINY), tmp_path / "anim", progress=False)
+    frames = sorted((run.path / "figures" / "progress").glob("step-*.png"))
+    assert [f.name for f in frames] == [f"step-{s:08d}.png" for s in (10, 20, 30, 40)]
+    from PIL import Image
+
+    with Image.open(run.path / "figures" / "progress.gif") as gif:
+        assert gif.n_frames >= 2

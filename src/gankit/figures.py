@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 FIGURE_SEED = 7  # the same points in every figure of a run, and from one call to the next
 N_POINTS = 1000
-PROGRESS_DIR = "progress"  # figures/progress/step-N.png: the fixed-noise grid at each evaluation of an image run
+PROGRESS_DIR = "progress"  # figures/progress/step-N.png: a frame at each evaluation (fixed z), for the animation
 PROGRESS_GIF = "progress.gif"  # figures/progress.gif: those frames, animated
 PROGRESS_FPS = 2
 
@@ -68,14 +68,20 @@ def _image_figures(run: "Run") -> dict[str, Figure]:
 
 
 def save_progress_frame(figure_dir: Path, trainer: "Trainer") -> Path:
-    """Write figures/progress/step-N.png: the fixed-noise grid of an image run's sampled G at this step."""
+    """Write figures/progress/step-N.png, a frame of the training animation: the sampled G's
+    fixed-noise grid for images, real vs generated points (same z every frame) for toy data."""
     import torch
 
-    def sample(n: int, *, seed: int, labels: np.ndarray | None) -> np.ndarray:
-        label_tensor = torch.as_tensor(labels, dtype=torch.int64) if labels is not None else None
-        return trainer.generate(n, seed=seed, labels=label_tensor).numpy()
+    if trainer.dataset.is_image:
+        def sample(n: int, *, seed: int, labels: np.ndarray | None) -> np.ndarray:
+            label_tensor = torch.as_tensor(labels, dtype=torch.int64) if labels is not None else None
+            return trainer.generate(n, seed=seed, labels=label_tensor).numpy()
 
-    figure = _sample_grid(sample, bool(trainer.n_classes), trainer.config.dataset, trainer.step)
+        figure = _sample_grid(sample, bool(trainer.n_classes), trainer.config.dataset, trainer.step)
+    else:
+        dataset = trainer.dataset
+        fake = dataset.to_data_space(trainer.generate(N_POINTS, seed=FIGURE_SEED)).numpy()
+        figure = plots.real_vs_generated(dataset.fresh(N_POINTS, FIGURE_SEED), fake, title=f"{trainer.config.dataset}, step {trainer.step}")
     return plots.save_figure(figure, Path(figure_dir) / PROGRESS_DIR / f"step-{trainer.step:08d}.png")
 
 

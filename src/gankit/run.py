@@ -214,7 +214,7 @@ def _train_in(run_dir: Path, config: TrainConfig, dataset: Dataset, state: dict[
             _set_global_rng(state["global_rng"])
             _append_metrics(run_dir, {"event": "resume", "step": trainer.step})
         evaluator = _evaluator(config, dataset)
-        _loop(trainer, evaluator, dataset, run_dir, received, progress=progress)
+        _loop(trainer, evaluator, dataset, run_dir, received, progress=progress, figures=figures)
     run = Run(run_dir)
     if figures:
         run.plot()
@@ -238,7 +238,8 @@ def _set_global_rng(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(mt_state), gauss))
 
 
-def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received: dict[str, int], *, progress: bool) -> None:
+def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received: dict[str, int], *, progress: bool,
+          figures: bool) -> None:
     config = trainer.config
     bar = tqdm(total=config.steps, initial=trainer.step, disable=not progress, desc=f"gankit {config.dataset}", unit="step",
                dynamic_ncols=True, file=sys.stderr)
@@ -267,7 +268,7 @@ def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received
                 bar.update(step - bar.n)
             if eval_due:
                 _append_metrics(run_dir, {"step": step, **evaluate_trainer(trainer, evaluator, dataset)})
-                if dataset.is_image:
+                if figures:
                     from gankit.figures import save_progress_frame
 
                     save_progress_frame(run_dir / FIGURE_DIR, trainer)
