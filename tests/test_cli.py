@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from gankit.cli import main
 
@@ -45,35 +44,7 @@ def test_config_file_and_flags_override_it(tmp_path, capsys):
     assert saved["latent_dim"] == 3 and saved["steps"] == 10
 
 
-@pytest.mark.parametrize("args, names", [
-    (["train", "--dataset", "mnits"], "dataset='mnits'"),
-    (["train", "--loss", "wgan"], "loss='wgan'"),
-    (["train", "--steps", "0"], "steps=0"),
-    (["train", "--steps", "-5"], "steps=-5"),
-    (["train", "--batch-size", "0"], "batch_size=0"),
-    (["train", "--latent-dim", "0"], "latent_dim=0"),
-    (["train", "--lr-g=-1e-3"], "lr_g=-0.001"),
-    (["train", "--lr-d", "0"], "lr_d=0.0"),
-    (["train", "--lr-d", "nan"], "lr_d=nan"),
-    (["train", "--g-hidden", "64,x"], "g_hidden='64,x'"),
-    (["train", "--dataset", "missing.csv"], "missing.csv"),
-    (["train", "--model", "resnet"], "model='resnet'"),
-    (["train", "--preset", "mnist-wgan"], "--preset='mnist-wgan'"),
-])
-def test_bad_input_is_one_line_naming_the_value_with_exit_code_2(tmp_path, capsys, args, names):
-    out = tmp_path / "never"
-    assert main([*args, "--out", str(out), "--quiet"]) == 2
-    line = _one_error_line(capsys)
-    assert names in line and "accepted" in line
-    assert not out.exists()
-
-
-@pytest.mark.parametrize("content", ["1,2\nnan,4\n", "1,2\n3\n", "a,b\n1,x\n", ""])
-def test_bad_point_file_exits_2(tmp_path, capsys, content):
-    path = tmp_path / "points.csv"
-    path.write_text(content)
-    assert main(["train", "--dataset", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 2
-    assert "points.csv" in _one_error_line(capsys)
+# The table of bad inputs (flags, config files, paths, data files) is in test_validation.py.
 
 
 def test_console_script_prints_no_traceback(tmp_path):

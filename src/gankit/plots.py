@@ -456,7 +456,7 @@ def image_grid(
         raise PlotInputError(f"nrow must be at least 1, got {nrow}")
     if row_labels is not None and len(row_labels) != nrow:
         raise PlotInputError(f"row_labels has {len(row_labels)} labels for {nrow} rows")
-    pad, (h, w) = 2, images.shape[1:]
+    pad, h = 2, images.shape[1]
     tiled = _tile(images, nrow, pad, fill=128)
 
     ncols = math.ceil(len(images) / nrow)
