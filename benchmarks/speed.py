@@ -58,7 +58,7 @@ from benchmarks import baselines
 CHECK_EVERY_TOY = 250
 BASELINE_EPOCHS_MNIST = 3
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-DEFAULT_JSON = Path("runs/bench/benchmark.json")
+DEFAULT_JSON = Path("benchmarks/results/benchmark.json")  # git-ignored
 
 
 # ----- racing contenders in one process -----

@@ -49,7 +49,7 @@ def test_dcgan_accepts_flattened_images_and_uses_dcgan_init():
     D = DCGANDiscriminator()
     assert D(torch.zeros(3, 784)).shape == (3,)
     G = DCGANGenerator(10)
-    assert abs(G.project.weight.std().item() - 0.02) < 0.002
+    assert abs(G.project[-1].weight.std().item() - 0.02) < 0.002
 
 
 def test_presets_build_valid_configs():
@@ -91,6 +91,22 @@ def test_a_few_steps_on_512_images_move_both_players(mnist_dir, model, condition
     images = trainer.generate(30, seed=1, labels=labels)
     assert images.shape == (30, 1, 28, 28) and images.abs().max() <= 1
     torch.testing.assert_close(images, trainer.generate(30, seed=1, labels=labels))
+
+
+@pytest.mark.parametrize("hidden", [(), (16,), (16, 8)])
+def test_dcgan_fully_connected_layers_follow_hidden(hidden):
+    G, D = DCGANGenerator(4, hidden=hidden, width=8), DCGANDiscriminator(hidden=hidden, width=8)
+    assert [m.out_features for m in G.project if isinstance(m, torch.nn.Linear)] == [*hidden, 2 * 8 * 7 * 7]
+    assert [m.out_features for m in D.features if isinstance(m, torch.nn.Linear)] == list(hidden)
+    assert G(torch.randn(3, 4)).shape == (3, 1, 28, 28) and D(torch.randn(3, 1, 28, 28)).shape == (3,)
+
+
+def test_dcgan_config_defaults_and_g_hidden_reach_the_models():
+    config = TrainConfig(dataset="mnist", model="dcgan")
+    assert config.g_hidden == (1024,) and config.d_hidden == (1024,)
+    G, D = build_models(config.replace(g_hidden=[64, 32], d_hidden=[48]), (1, 28, 28), 10)
+    assert [m.out_features for m in G.project if isinstance(m, torch.nn.Linear)][:-1] == [64, 32]
+    assert D.head.in_features == 48
 
 
 def test_image_mlp_generator_has_batch_norm_and_toy_generator_has_none():

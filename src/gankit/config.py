@@ -38,8 +38,8 @@ class TrainConfig:
     model: str = "mlp"  # mlp | dcgan (dcgan needs an image dataset)
     conditional: bool = False  # feed one-hot labels to G and D (image datasets)
     latent_dim: int = 10  # size of z ~ N(0, I)
-    g_hidden: tuple[int, ...] | None = None  # G's hidden widths; None: (128, 128) toy (3 linear layers), (256, 512, 1024) MNIST
-    d_hidden: tuple[int, ...] | None = None  # D's hidden widths; None: (128, 128) toy, (512, 256) MNIST
+    g_hidden: tuple[int, ...] | None = None  # G's hidden widths (dcgan: its fully connected layers before the convolutions); None: (128, 128) toy (3 linear layers), (256, 512, 1024) MNIST mlp, (1024,) dcgan
+    d_hidden: tuple[int, ...] | None = None  # D's hidden widths (dcgan: its fully connected layers after the convolutions); None: (128, 128) toy, (512, 256) MNIST mlp, (1024,) dcgan
     # --- loss and optimisation ---
     loss: str = "nonsaturating"  # nonsaturating | minimax (the lab's saturating G loss) | hinge | least_squares
     steps: int = 5000  # generator updates
@@ -129,9 +129,9 @@ class TrainConfig:
     def _fill_defaults(self) -> None:
         image = self.is_image
         if self.g_hidden is None:
-            self.g_hidden = (256, 512, 1024) if image else (128, 128)
+            self.g_hidden = (1024,) if self.model == "dcgan" else (256, 512, 1024) if image else (128, 128)
         if self.d_hidden is None:
-            self.d_hidden = (512, 256) if image else (128, 128)
+            self.d_hidden = (1024,) if self.model == "dcgan" else (512, 256) if image else (128, 128)
         if self.n_samples is None and self.dataset in TOY_TRAIN_SIZES:
             self.n_samples = TOY_TRAIN_SIZES[self.dataset]
         if self.batch_size is None:

@@ -18,8 +18,8 @@ def build_models(config: TrainConfig, data_shape: Sequence[int], n_classes: int 
     if config.model == "dcgan":
         from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
-        return (DCGANGenerator(config.latent_dim, n_classes=n_classes),
-                DCGANDiscriminator(n_classes=n_classes))
+        return (DCGANGenerator(config.latent_dim, n_classes=n_classes, hidden=config.g_hidden),
+                DCGANDiscriminator(n_classes=n_classes, hidden=config.d_hidden))
     generator = MLPGenerator(config.latent_dim, data_shape, config.g_hidden, n_classes=n_classes, tanh_output=config.is_image,
                              batch_norm=config.is_image)
     discriminator = MLPDiscriminator(data_shape, config.d_hidden, n_classes=n_classes)

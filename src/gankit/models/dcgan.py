@@ -17,6 +17,8 @@ starts from N(0, 0.02), the DCGAN paper's initialisation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -42,14 +44,14 @@ class DCGANGenerator(nn.Module):
     A conditional G sees the label as a one-hot vector appended to z, as the MLP generator does.
     """
 
-    def __init__(self, latent_dim: int, *, n_classes: int = 0, width: int = 32, hidden: int = 0):
+    def __init__(self, latent_dim: int, *, n_classes: int = 0, hidden: Sequence[int] = (1024,), width: int = 32):
         super().__init__()
         self.latent_dim, self.n_classes, self.width = latent_dim, n_classes, width
-        if hidden:  # a fully connected layer before the projection (InfoGAN's MNIST generator)
-            self.project = nn.Sequential(nn.Linear(latent_dim + n_classes, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
-                                         nn.Linear(hidden, 2 * width * 7 * 7, bias=False))
-        else:
-            self.project = nn.Linear(latent_dim + n_classes, 2 * width * 7 * 7, bias=False)  # BN follows: no bias
+        widths = [latent_dim + n_classes, *hidden]
+        layers: list[nn.Module] = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out), nn.ReLU()]  # BN follows: no bias
+        self.project = nn.Sequential(*layers, nn.Linear(widths[-1], 2 * width * 7 * 7, bias=False))
         self.net = nn.Sequential(
             nn.BatchNorm2d(2 * width),
             nn.ReLU(),
@@ -76,7 +78,7 @@ class DCGANDiscriminator(nn.Module):
     real image of class y?") in the form that theory says the optimal D takes.
     """
 
-    def __init__(self, *, n_classes: int = 0, width: int = 32, hidden: int = 0):
+    def __init__(self, *, n_classes: int = 0, hidden: Sequence[int] = (1024,), width: int = 32):
         super().__init__()
         self.n_classes = n_classes
         self.features = nn.Sequential(
@@ -88,9 +90,9 @@ class DCGANDiscriminator(nn.Module):
             nn.Flatten(),
         )
         feature_dim = 2 * width * 7 * 7
-        if hidden:  # a fully connected layer after the convolutions (InfoGAN's MNIST discriminator)
-            self.features.extend([nn.Linear(feature_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2)])
-            feature_dim = hidden
+        for width_out in hidden:
+            self.features.extend([nn.Linear(feature_dim, width_out, bias=False), nn.BatchNorm1d(width_out), nn.LeakyReLU(0.2)])
+            feature_dim = width_out
         self.head = nn.Linear(feature_dim, 1)
         self.embed = nn.Embedding(n_classes, feature_dim) if n_classes else None
         _dcgan_init(self)
