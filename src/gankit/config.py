@@ -198,9 +198,9 @@ def _jsonable(value: Any) -> Any:
 
 # The lab's three MNIST experiments, tuned on a 2-core CPU (numbers in the README).
 PRESETS: dict[str, dict[str, Any]] = {
-    "mnist-gan": dict(dataset="mnist", model="mlp", steps=20000),
-    "mnist-cgan": dict(dataset="mnist", model="mlp", conditional=True, steps=20000),
-    "mnist-dcgan": dict(dataset="mnist", model="dcgan", steps=5000),
+    "mnist-gan": dict(dataset="mnist", model="mlp", latent_dim=64, lr_g=5e-4, lr_d=5e-4, steps=20000),
+    "mnist-cgan": dict(dataset="mnist", model="mlp", conditional=True, latent_dim=64, steps=13000),
+    "mnist-dcgan": dict(dataset="mnist", model="dcgan", latent_dim=64, lr_g=5e-4, lr_d=5e-4, steps=3000),
 }
 
 
