@@ -1,41 +1,48 @@
 """gankit against the usual training loops, side by side in one process: time to the same quality.
 
-    python -m benchmarks            # full run (under 20 minutes on a quiet 2-core machine)
-    python -m benchmarks --quick    # CI smoke (under 3 minutes); timings are reported, never asserted
-    python -m benchmarks --calibrate   # retrain the MNIST baselines for 3 epochs and store their FD targets
+    python -m benchmarks              # full run: 3 repeats per case (12.5 min measured at load average 2-3 on 2 cores)
+    python -m benchmarks --quick      # CI smoke: 1 repeat, short caps (about 3 min); timings reported, never asserted
+    python -m benchmarks --calibrate --cases mnist_mlp   # retrain a common MNIST loop for 3 epochs: its FD target
+    python -m benchmarks --cases circle --circle-config '{"lr_g": 0.004, "lr_d": 0.004}'   # measure proposed defaults
 
-Cases (each repeated with seeds 0, 1, 2, ...; medians are reported):
+Prints one table (case, baseline seconds, gankit seconds, ratio, quality reached by each, images per
+second) and writes everything, per repeat and with each check's history, as JSON (--json, default
+benchmarks/results/benchmark.json). Ratios are medians over the repeats (seeds 0, 1, 2).
 
 circle, circle_100
-        The lab's loop (benchmarks.baselines.lab_circle, the lab's 100 points) against gankit's
+        The lab's loop (benchmarks.baselines.lab_circle: the lab's 100 points) against gankit's
         circle training as `gankit train --dataset circle` runs it (row circle: its default training
         set of 1,000 points) and on the lab's 100 points (row circle_100); the three race in one loop.
         Each is checked every 250 steps (one lab epoch is one step) for W1 <= 2x the real-vs-real
         floor against the true circle (1,000 points each, exact W1); the clock stops during the
         checks. Start-up (data, networks, DataLoader, Trainer) is inside the clock. The lab loop runs
         its 10,000 epochs at most; when it never gets there, its whole training time is a lower bound
-        of its time to the target, and the ratio is printed as ">= x".
+        of its time to the target, and the ratio is printed as ">= x". The lab loop is raced on one
+        thread, its fastest here; a line under the table gives its speed on torch's default thread
+        count, as a student would run it.
 mnist_mlp, dcgan
-        The common loops' FD (gankit's classifier features, 10,000 samples) after 3 epochs is the
-        target. Training the common loops for 3 epochs takes longer than this whole benchmark may
-        (the common DCGAN: about 35 minutes on a loaded 2-core machine), so their FD after 3 epochs
-        comes from `--calibrate` (their G after 3 epochs is kept in the cache and re-scored with the
-        current classifier) and their time to it is 3 epochs x their seconds per step, measured in
-        this run over `baseline_steps` steps interleaved with gankit's training. gankit trains its
-        preset (mnist-gan, mnist-dcgan) until its FD is at or below the target, checked every
-        `check_every` steps, the clock stopped during the checks.
-memory  Peak resident memory (ru_maxrss) of a separate `gankit train --preset mnist-gan` process
-        (training, then the evaluation), and of the common MLP loop in its own process.
+        The target is the FD (gankit's classifier features, 10,000 samples) of the common loop after 3
+        epochs. Training a common loop for 3 epochs takes longer than this whole benchmark may (the
+        common DCGAN: 10 to 40 minutes on 2 cores), so its G after 3 epochs comes from `--calibrate`
+        (kept in ~/.cache/gankit/bench and re-scored with the current classifier each run;
+        benchmarks/calibration.json holds the FDs for machines without the cache), and its time to the
+        target is 3 epochs x its seconds per step, measured in this run in short chunks that alternate
+        with gankit's training chunks. gankit trains its preset (mnist-gan, mnist-dcgan) until its
+        FD is at or below the target, checked every `check_every` steps with the clock stopped.
+memory  Peak resident memory (ru_maxrss) of `gankit.train` of each MNIST preset (training, then the
+        evaluation of 10,000 samples) and of the common MLP loop, each in a process of its own.
 
-Fairness: in every case both contenders train in the same process, in alternating chunks
-(baseline chunk, gankit chunk, ...), so that both see the same machine load; the table states the
-load average. The baselines use the thread count that gankit uses for the case unless --threads
-says otherwise (on a machine crowded by other jobs, 1 thread is often fastest for both).
+Fairness: the contenders of a case train in the same process in alternating chunks, so that both see
+the same machine load; the table states the load average at start and end. Both use the same thread
+count in the MNIST cases (--threads, default: gankit's, all cores; on a machine crowded by other jobs
+1 thread is often fastest for both). The baselines read already-normalised tensors through their
+DataLoader (no per-image transforms), which favours them.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -279,11 +286,10 @@ def image_case(case: str, repeats: int, *, data_dir: str | None, threads: int, b
     from gankit.config import preset
     from gankit.data import load_dataset
     from gankit.data.mnist import load_mnist
-    from gankit.metrics.classifier import ImageEvaluator
     from gankit.run import evaluate_trainer
 
     images, _ = load_mnist("train", data_dir=data_dir)  # decoded once, outside both clocks
-    evaluator = ImageEvaluator(data_dir=data_dir, progress=False)
+    evaluator = _image_evaluator(data_dir)
     loop, _, _, preset_name = BASELINES[case]
     torch.set_num_threads(threads)
     reference = _baseline_fd(case, evaluator, images, log=log, calibrate=calibrate)
@@ -328,6 +334,14 @@ def image_case(case: str, repeats: int, *, data_dir: str | None, threads: int, b
     summary = _summarise(case, rows, target_text=f"FD <= {target:.1f} (the common loop after 3 epochs)")
     summary["reference"] = {k: v for k, v in reference.items() if k != "classifier"}
     return summary
+
+
+@functools.lru_cache(maxsize=2)
+def _image_evaluator(data_dir: str | None):
+    """One ImageEvaluator for all image cases (building it embeds 20,000 reference images)."""
+    from gankit.metrics.classifier import ImageEvaluator
+
+    return ImageEvaluator(data_dir=data_dir, progress=False)
 
 
 def _precision_of(config) -> Any:

@@ -204,3 +204,16 @@ def test_a_discriminator_with_batch_norm_scores_real_and_fake_apart(monkeypatch)
     assert not fast._one_d_pass
     torch.testing.assert_close(torch.stack([fast.train_step() for _ in range(5)]), torch.stack([_plain_step(plain) for _ in range(5)]),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_generating_in_pieces_gives_the_samples_of_one_pass(monkeypatch):
+    """generate() runs G on GENERATE_PIECE samples at a time (memory); the samples are those of one big pass."""
+    import gankit.trainer as trainer_module
+
+    config = TrainConfig(dataset="mnist", model="dcgan", conditional=True, latent_dim=16)
+    trainer = Trainer(config, _image_dataset())
+    labels = torch.arange(1300) % 10
+    in_pieces = trainer.generate(1300, seed=3, labels=labels, batch_size=1000)
+    monkeypatch.setattr(trainer_module, "GENERATE_PIECE", 10**9)
+    whole = trainer.generate(1300, seed=3, labels=labels, batch_size=1000)
+    torch.testing.assert_close(in_pieces, whole, rtol=1e-5, atol=1e-6)
