@@ -38,7 +38,6 @@ def test_dcgan_labels_change_the_output_only_when_conditional(conditional):
     if not conditional:
         assert torch.equal(G(z)[0], G(z)[1])
         return
-    torch.nn.init.normal_(D.embed.weight)  # init at N(0, 0.02) makes the projection term tiny, not zero
     labels = torch.tensor([2, 7])
     assert not torch.allclose(G(z, labels)[0], G(z, labels)[1])
     x = torch.randn(1, 1, 28, 28).repeat(2, 1, 1, 1)
@@ -97,16 +96,16 @@ def test_a_few_steps_on_512_images_move_both_players(mnist_dir, model, condition
 def test_dcgan_fully_connected_layers_follow_hidden(hidden):
     G, D = DCGANGenerator(4, hidden=hidden, width=8), DCGANDiscriminator(hidden=hidden, width=8)
     assert [m.out_features for m in G.project if isinstance(m, torch.nn.Linear)] == [*hidden, 2 * 8 * 7 * 7]
-    assert [m.out_features for m in D.features if isinstance(m, torch.nn.Linear)] == list(hidden)
+    assert [m.out_features for m in D.fully_connected if isinstance(m, torch.nn.Linear)] == [*hidden, 1]
     assert G(torch.randn(3, 4)).shape == (3, 1, 28, 28) and D(torch.randn(3, 1, 28, 28)).shape == (3,)
 
 
 def test_dcgan_config_defaults_and_g_hidden_reach_the_models():
     config = TrainConfig(dataset="mnist", model="dcgan")
-    assert config.g_hidden == (1024,) and config.d_hidden == (1024,)
+    assert config.g_hidden == (512,) and config.d_hidden == (512,)
     G, D = build_models(config.replace(g_hidden=[64, 32], d_hidden=[48]), (1, 28, 28), 10)
     assert [m.out_features for m in G.project if isinstance(m, torch.nn.Linear)][:-1] == [64, 32]
-    assert D.head.in_features == 48
+    assert D.fully_connected[-1].in_features == 48
 
 
 def test_image_mlp_generator_has_batch_norm_and_toy_generator_has_none():

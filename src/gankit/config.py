@@ -38,8 +38,8 @@ class TrainConfig:
     model: str = "mlp"  # mlp | dcgan (dcgan needs an image dataset)
     conditional: bool = False  # feed one-hot labels to G and D (image datasets)
     latent_dim: int = 10  # size of z ~ N(0, I)
-    g_hidden: tuple[int, ...] | None = None  # G's hidden widths (dcgan: its fully connected layers before the convolutions); None: (128, 128) toy (3 linear layers), (256, 512, 1024) MNIST mlp, (1024,) dcgan
-    d_hidden: tuple[int, ...] | None = None  # D's hidden widths (dcgan: its fully connected layers after the convolutions); None: (128, 128) toy, (512, 256) MNIST mlp, (1024,) dcgan
+    g_hidden: tuple[int, ...] | None = None  # G's hidden widths (dcgan: its fully connected layers before the convolutions); None: (128, 128) toy (3 linear layers), (256, 512, 1024) MNIST mlp, (512,) dcgan
+    d_hidden: tuple[int, ...] | None = None  # D's hidden widths (dcgan: its fully connected layers after the convolutions); None: (128, 128) toy, (512, 256) MNIST mlp, (512,) dcgan
     # --- loss and optimisation ---
     loss: str = "nonsaturating"  # nonsaturating | minimax (the lab's saturating G loss) | hinge | least_squares
     steps: int = 5000  # generator updates
@@ -129,9 +129,9 @@ class TrainConfig:
     def _fill_defaults(self) -> None:
         image = self.is_image
         if self.g_hidden is None:
-            self.g_hidden = (1024,) if self.model == "dcgan" else (256, 512, 1024) if image else (128, 128)
+            self.g_hidden = (512,) if self.model == "dcgan" else (256, 512, 1024) if image else (128, 128)
         if self.d_hidden is None:
-            self.d_hidden = (1024,) if self.model == "dcgan" else (512, 256) if image else (128, 128)
+            self.d_hidden = (512,) if self.model == "dcgan" else (512, 256) if image else (128, 128)
         if self.n_samples is None and self.dataset in TOY_TRAIN_SIZES:
             self.n_samples = TOY_TRAIN_SIZES[self.dataset]
         if self.batch_size is None:
@@ -198,9 +198,13 @@ def _jsonable(value: Any) -> Any:
 
 # The lab's three MNIST experiments, tuned on a 2-core CPU (numbers in the README).
 PRESETS: dict[str, dict[str, Any]] = {
-    "mnist-gan": dict(dataset="mnist", model="mlp", latent_dim=64, lr_g=5e-4, lr_d=5e-4, steps=20000),
-    "mnist-cgan": dict(dataset="mnist", model="mlp", conditional=True, latent_dim=64, steps=13000),
-    "mnist-dcgan": dict(dataset="mnist", model="dcgan", latent_dim=64, lr_g=5e-4, lr_d=5e-4, steps=3000),
+    # MLP GAN: batch 128 and lr 5e-4 beat batch 64 and lr 2e-4 or 1e-3 at equal wall time (FD 10.9 against 12.8-19.7 after 330 s).
+    "mnist-gan": dict(dataset="mnist", model="mlp", latent_dim=64, batch_size=128, lr_g=5e-4, lr_d=5e-4, steps=20000),
+    "mnist-cgan": dict(dataset="mnist", model="mlp", conditional=True, latent_dim=64, batch_size=128, lr_g=5e-4, lr_d=5e-4,
+                       steps=20000),
+    # DCGAN: fully connected layers of 512 in G and D (FD 4.3 after 330 s; none: 67-86; 1024: 5.4, slower steps), lr 5e-4.
+    "mnist-dcgan": dict(dataset="mnist", model="dcgan", latent_dim=64, g_hidden=(512,), d_hidden=(512,), lr_g=5e-4, lr_d=5e-4,
+                        steps=7000),
 }
 
 

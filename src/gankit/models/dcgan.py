@@ -1,18 +1,26 @@
 """DCGAN-style convolutional generator and discriminator at MNIST's native 28x28 (Radford et al. 2016).
 
-G: z [+ one-hot label] -> linear -> (2w, 7, 7) -> BN, ReLU
+G: z [+ one-hot label] -> [linear -> BN, ReLU] per `hidden` width -> linear -> (2w, 7, 7) -> BN, ReLU
    -> ConvTranspose2d 4x4 stride 2 -> (w, 14, 14) -> BN, ReLU
    -> ConvTranspose2d 4x4 stride 2 -> (1, 28, 28) -> tanh
 D: (1, 28, 28) -> Conv2d 4x4 stride 2 -> (w, 14, 14) -> LeakyReLU(0.2)
-   -> Conv2d 4x4 stride 2 -> (2w, 7, 7) -> BN, LeakyReLU(0.2) -> flatten -> linear -> one logit
+   -> Conv2d 4x4 stride 2 -> (2w, 7, 7) -> BN, LeakyReLU(0.2) -> flatten
+   -> [linear -> BN, LeakyReLU(0.2)] per `hidden` width -> linear -> one logit
 
-Two up-/down-sampling stages are all 28 = 7 * 2 * 2 needs. The widths are kept small (w = 32 by
-default) because this package trains on a CPU: the two middle convolutions dominate the cost,
-which grows with w squared. As in the DCGAN paper, D has batch norm on every layer but its first,
-and the trainer scores the real and the fake batch in separate passes, so each is normalised by
-its own statistics. Without it this small D fell to chance (D(x) = D(G(z)) = 0.5) within 1,000
-steps and G stalled: Frechet distance 158 after 1,500 steps, against 127 with it. Every weight
-starts from N(0, 0.02), the DCGAN paper's initialisation.
+This is the layout of InfoGAN's MNIST networks (Chen et al. 2016), DCGAN's recipe with one fully
+connected layer on the 7x7 side of each network. Two up-/down-sampling stages are all
+28 = 7 * 2 * 2 needs. The convolutions are kept narrow (w = 32) because this package trains on a
+CPU, where their cost grows with w squared; the global shape of a digit is left to the fully
+connected layer, which is cheap there. Measured on the 2-core CPU at equal wall time (330 s,
+Frechet distance to the test set in the gankit classifier's features, lower is better):
+no fully connected layers 67-86 whatever the width (32, 48 or 64), batch size or learning
+rate (strokes were clean but many shapes were not digits); one layer of 1024: 5.4; of 512: 4.3.
+
+As in the DCGAN paper, D has batch norm on every layer but its first, and the trainer scores
+the real and the fake batch in separate passes, so each is normalised by its own statistics.
+Without it this small D fell to chance (D(x) = D(G(z)) = 0.5) within 1,000 steps and G stalled
+(Frechet distance 158 after 1,500 steps, against 127 with it). Every weight starts from
+N(0, 0.02), the DCGAN paper's initialisation.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ class DCGANGenerator(nn.Module):
     A conditional G sees the label as a one-hot vector appended to z, as the MLP generator does.
     """
 
-    def __init__(self, latent_dim: int, *, n_classes: int = 0, hidden: Sequence[int] = (1024,), width: int = 32):
+    def __init__(self, latent_dim: int, *, n_classes: int = 0, hidden: Sequence[int] = (512,), width: int = 32):
         super().__init__()
         self.latent_dim, self.n_classes, self.width = latent_dim, n_classes, width
         widths = [latent_dim + n_classes, *hidden]
@@ -72,16 +80,17 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """images (B, 1, 28, 28) [+ labels (B,)] -> logits (B,).
 
-    A conditional D is a projection discriminator (Miyato & Koyama 2018): logit = psi(h) + <embed(y), h>,
-    with h the flattened features. Unlike one-hot maps stacked as 10 extra input channels, it adds
-    no convolution work, and it asks D the question a conditional GAN needs answered ("is this a
-    real image of class y?") in the form that theory says the optimal D takes.
+    A conditional D gets the one-hot label appended to its flattened convolutional features, at the
+    input of its fully connected layers, as the MLP discriminator gets it appended to the pixels:
+    the convolutions stay label-free (no extra input channels to convolve) and the fully connected
+    layer judges whether the features fit the label. A projection discriminator (Miyato & Koyama
+    2018; logit + <embed(y), h>) made D win at once here: D(G(z)) fell to 0.01 and G collapsed.
     """
 
-    def __init__(self, *, n_classes: int = 0, hidden: Sequence[int] = (1024,), width: int = 32):
+    def __init__(self, *, n_classes: int = 0, hidden: Sequence[int] = (512,), width: int = 32):
         super().__init__()
         self.n_classes = n_classes
-        self.features = nn.Sequential(
+        self.convolutions = nn.Sequential(
             nn.Conv2d(1, width, 4, stride=2, padding=1),  # 28 -> 14
             nn.LeakyReLU(0.2),
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=False),  # 14 -> 7
@@ -89,17 +98,15 @@ class DCGANDiscriminator(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Flatten(),
         )
-        feature_dim = 2 * width * 7 * 7
-        for width_out in hidden:
-            self.features.extend([nn.Linear(feature_dim, width_out, bias=False), nn.BatchNorm1d(width_out), nn.LeakyReLU(0.2)])
-            feature_dim = width_out
-        self.head = nn.Linear(feature_dim, 1)
-        self.embed = nn.Embedding(n_classes, feature_dim) if n_classes else None
+        widths = [2 * width * 7 * 7 + n_classes, *hidden]
+        layers: list[nn.Module] = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out), nn.LeakyReLU(0.2)]
+        self.fully_connected = nn.Sequential(*layers, nn.Linear(widths[-1], 1))
         _dcgan_init(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x.reshape(len(x), *IMAGE_SHAPE))
-        logits = self.head(h).squeeze(1)
-        if self.embed is not None:
-            logits = logits + (self.embed(labels) * h).sum(1)
-        return logits
+        h = self.convolutions(x.reshape(len(x), *IMAGE_SHAPE))
+        if self.n_classes:
+            h = torch.cat([h, F.one_hot(labels, self.n_classes).to(h.dtype)], dim=1)
+        return self.fully_connected(h).squeeze(1)
