@@ -65,6 +65,44 @@ def train_stack(configs: list[gankit.TrainConfig]) -> None:
         stack.train_step()
 
 
+def matmul_flops_per_step(config: gankit.TrainConfig, data_dim: int) -> float:
+    """Floating-point operations of one GAN's training step in its matrix products (d_steps = 1).
+
+    Per sample, with g and d the multiply-adds of one forward pass of G and of D: the D step runs G
+    forward (g), D forward on real and fake (2d) and D's backward (input and weight gradients, 4d);
+    the G step runs G forward (g), D forward (d), D's backward for input gradients only (d) and G's
+    backward (2g). That is 4g + 8d multiply-adds, two operations each; the first layers' unneeded
+    input gradients are ignored, so this slightly overcounts.
+    """
+    def forward_macs(widths: list[int]) -> int:
+        return sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+
+    g = forward_macs([config.latent_dim, *config.g_hidden, data_dim])
+    d = forward_macs([data_dim, *config.d_hidden, 1])
+    return 2.0 * config.batch_size * (4 * g + 8 * d)
+
+
+def peak_stacked_gflops(gans: int, batch_size: int, width: int, repeats: int = 20) -> float:
+    """GFLOP/s of this CPU (this thread count) on the stack's largest product: (K, B, w) x (K, w, w) with baddbmm."""
+    bias, x, w = torch.randn(gans, 1, width), torch.randn(gans, batch_size, width), torch.randn(gans, width, width)
+    torch.baddbmm(bias, x, w)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.baddbmm(bias, x, w)
+        seconds.append(time.perf_counter() - started)
+    return 2.0 * gans * batch_size * width * width / min(seconds) / 1e9
+
+
+def compute_bound(config: gankit.TrainConfig, gans: int, width: int, steps: int, single_wall_s: float) -> dict[str, float]:
+    """The smallest ratio any implementation could reach here: K GANs' matrix work at this CPU's peak against one run's time."""
+    flops = matmul_flops_per_step(config, load_dataset(config).shape[0])
+    peak = peak_stacked_gflops(gans, config.batch_size, width)
+    single_step = single_wall_s / steps
+    return {"mflop_per_gan_step": flops / 1e6, "peak_gflops": peak, "single_run_gflops": flops / single_step / 1e9,
+            "ratio_lower_bound": gans * flops / (peak * 1e9) / single_step}
+
+
 def measure(name: str, single, stacked, repeats: int) -> dict[str, float]:
     times: dict[str, list[tuple[float, float]]] = {"single": [], "stack": []}
     for _ in range(repeats):
@@ -128,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         per_step = f"{r['single_wall_s'] / args.steps * 1e6:.0f} / {r['stack_wall_s'] / args.steps / args.gans * 1e6:.0f}"
         print(f"| {name} | {r['single_wall_s']:.2f} ({r['single_cpu_s']:.2f}) | {r['stack_wall_s']:.2f} ({r['stack_cpu_s']:.2f}) | "
               f"{r['ratio_wall']:.2f}x ({r['ratio_cpu']:.2f}x) | {per_step} |")
+    bound = results["compute_bound"] = compute_bound(config, args.gans, args.width, args.steps, results["training"]["single_wall_s"])
+    stack_gflops = args.gans * bound["mflop_per_gan_step"] / 1e3 / (results["training"]["stack_wall_s"] / args.steps)
+    print(f"\nmatrix work: {bound['mflop_per_gan_step']:.1f} MFLOP per GAN-step; one run does it at {bound['single_run_gflops']:.1f} "
+          f"GFLOP/s (building included), the stack at {stack_gflops:.1f}; a ({args.gans}, {config.batch_size}, {args.width}) x "
+          f"({args.gans}, {args.width}, {args.width}) baddbmm peaks at {bound['peak_gflops']:.1f} GFLOP/s here, so no stack can "
+          f"take less than {bound['ratio_lower_bound']:.1f}x one run")
     ratio = results["training"]["ratio_wall"]
     print(f"\n{args.gans} GANs at once took {ratio:.2f}x the wall time of one (median of {args.repeats}); "
           f"target <= {TARGET:g}x: {'met' if ratio <= TARGET else 'NOT met'}")
