@@ -33,6 +33,7 @@ import dataclasses
 import itertools
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -392,6 +393,15 @@ def _prepare(out_dir: Path, *, force: bool) -> None:
         raise GankitError(f"sweep folder {str(out_dir)!r} is not writable ({error.strerror}); accepted: a folder you can write to") from None
 
 
+def stack_threads(config: TrainConfig, members: int) -> int:
+    """Torch threads for a stack: `config.threads`, else one for a lone GAN (as gankit.train: toy-sized
+    products gain nothing from more) and every core for two or more (64 GANs: 1.4x faster on two cores
+    than on one at width 32, 1.7x at width 128; 8 GANs at width 128: 1.5x)."""
+    if config.threads:
+        return config.threads
+    return 1 if members == 1 else (os.cpu_count() or 1)
+
+
 def _train_stack(configs: list[TrainConfig], datasets: list[Dataset], evaluators: dict, out_dir: Path | None,
                  names: list[str], *, desc: str, progress: bool) -> list[tuple[dict[str, Any], np.ndarray | None]]:
     """Train one stack to its steps; per member: (its row of results, its N_SAMPLES generated points or None
@@ -402,7 +412,7 @@ def _train_stack(configs: list[TrainConfig], datasets: list[Dataset], evaluators
 
     config = configs[0]
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(config.threads or 1)  # one thread is fastest for toy-sized products, as in gankit.train
+    torch.set_num_threads(stack_threads(config, len(configs)))
     try:
         stack = StackedTrainer(configs, datasets)
         logs: list[list[dict[str, Any]]] = [[] for _ in configs]
