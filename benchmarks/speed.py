@@ -1,6 +1,6 @@
 """gankit against the usual training loops, side by side in one process: time to the same quality.
 
-    python -m benchmarks              # full run: 3 repeats per case (12.5 min measured at load average 2-3 on 2 cores)
+    python -m benchmarks              # full run: 3 repeats per case (under 7 min on the quiet 2-core machine, 12.5 at load 2-3)
     python -m benchmarks --quick      # CI smoke: 1 repeat, short caps (about 3 min); timings reported, never asserted
     python -m benchmarks --calibrate --cases mnist_mlp   # retrain a common MNIST loop for 3 epochs: its FD target
     python -m benchmarks --cases circle --circle-config '{"lr_g": 0.004, "lr_d": 0.004}'   # measure proposed defaults
