@@ -24,18 +24,21 @@ The last line bounds what any stack could do here: the matrix work of K GANs at 
 the stack's largest product (measured on the stack's threads), against the single run's time.
 
 Measured on the 2-core development machine (quiet), 64 GANs vs 1, training, wall-time ratio:
-32-wide, batch 100: 6.1x on two threads (8.7x on one); 128-wide, batch 256: 40x (68x on one), where
-one run already computes at half the CPU's peak and no stack can do better than 16x.
+32-wide, batch 100: 5.4x (8.7x with the stack on one thread); 32-wide, batch 256: 16x; 128-wide,
+batch 256: 35x (68x on one thread), where one run already computes at half a core's peak and no
+stack can take less than 16.7x.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -62,14 +65,21 @@ def train_single(config: gankit.TrainConfig) -> None:
         trainer.train_step()
 
 
-def train_stack(configs: list[gankit.TrainConfig]) -> None:
-    torch.set_num_threads(stack_threads(configs[0], len(configs)))  # as gankit.sweep runs a stack
+@contextlib.contextmanager
+def threads_of_a_stack(config: gankit.TrainConfig, gans: int) -> Iterator[None]:
+    """Run the block on the threads gankit.sweep gives a stack of `gans`, then return to one."""
+    torch.set_num_threads(stack_threads(config, gans))
     try:
+        yield
+    finally:
+        torch.set_num_threads(1)
+
+
+def train_stack(configs: list[gankit.TrainConfig]) -> None:
+    with threads_of_a_stack(configs[0], len(configs)):
         stack = StackedTrainer(configs)
         for _ in range(configs[0].steps):
             stack.train_step()
-    finally:
-        torch.set_num_threads(1)
 
 
 def matmul_flops_per_step(config: gankit.TrainConfig, data_dim: int) -> float:
@@ -104,11 +114,8 @@ def peak_stacked_gflops(gans: int, batch_size: int, width: int, repeats: int = 2
 def compute_bound(config: gankit.TrainConfig, gans: int, width: int, steps: int, single_wall_s: float) -> dict[str, float]:
     """The smallest ratio any implementation could reach here: K GANs' matrix work at this CPU's peak against one run's time."""
     flops = matmul_flops_per_step(config, load_dataset(config).shape[0])
-    torch.set_num_threads(stack_threads(config, gans))
-    try:
+    with threads_of_a_stack(config, gans):
         peak = peak_stacked_gflops(gans, config.batch_size, width)
-    finally:
-        torch.set_num_threads(1)
     single_step = single_wall_s / steps
     return {"mflop_per_gan_step": flops / 1e6, "peak_gflops": peak, "single_run_gflops": flops / single_step / 1e9,
             "ratio_lower_bound": gans * flops / (peak * 1e9) / single_step}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.run import Run
 from gankit.stacked import StackedTrainer, _product
-from gankit.sweep import SweepResult, expand, mean_interval, summarise
+from gankit.sweep import SweepResult, expand, mean_interval, stack_threads, summarise
 from gankit.trainer import Trainer
 
 # Widths 16 with 2-D data use all three ways of computing a stacked layer (bmm, transposed, dot).
@@ -187,3 +188,16 @@ def test_a_stacked_network_refuses_layers_that_mix_the_batch():
     generator.net.insert(1, nn.BatchNorm1d(8, affine=False))
     with pytest.raises(GankitError, match="BatchNorm1d"):
         _StackedNet([generator], torch.device("cpu"))
+
+
+def test_stacks_use_every_core_unless_alone_or_told():
+    config = TrainConfig(dataset="circle")
+    assert stack_threads(config, 1) == 1  # a lone GAN trains as gankit.train trains it
+    assert stack_threads(config, 64) == (os.cpu_count() or 1)
+    assert stack_threads(config.replace(threads=3), 64) == 3
+
+
+def test_a_sweep_gives_back_the_callers_thread_count(tmp_path):
+    torch.set_num_threads(1)
+    gankit.sweep(TrainConfig(**SMALL, steps=5), {}, seeds=2, out=tmp_path / "sweep", progress=False, figures=False)
+    assert torch.get_num_threads() == 1

@@ -57,7 +57,7 @@ class TrainConfig:
     eval_every: int | None = None  # steps between metric evaluations; None: steps // 10
     checkpoint_every: int | None = None  # steps between checkpoints; None: eval_every
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
-    threads: int | None = None  # torch CPU threads; None: 1 for toy models (faster), all cores for MNIST
+    threads: int | None = None  # torch CPU threads; None: 1 for toy models (faster), all cores for MNIST and for a sweep's stacks of toy GANs
     device: str = "cpu"  # cpu | cuda | auto
     precision: str = "auto"  # auto | fp32 | bf16 (bfloat16 autocast of the networks' products; weights, Adam and losses stay float32); auto: bf16 for image models on a CPU with native bf16 (AVX512-BF16/AMX), else fp32
 
