@@ -89,6 +89,20 @@ class Contender:
     done: bool = False
     _iterator: Iterator[Any] | None = None
 
+    def next_chunk(self) -> Any | None:
+        """Train one chunk on this contender's threads, on its clock; its handle, or None (and done) once exhausted."""
+        torch.set_num_threads(self.threads)
+        started = time.perf_counter()
+        if self._iterator is None:
+            self._iterator = self.start()
+        handle = next(self._iterator, None)
+        self.seconds += time.perf_counter() - started
+        if handle is None:
+            self.done = True
+        else:
+            self.steps += self.steps_per_chunk
+        return handle
+
 
 def race(contenders: list[Contender], *, budget: float | None = None, evaluate: bool = True) -> None:
     """Advance the contenders one chunk each in turn until each is done (target met, steps exhausted or
@@ -97,19 +111,9 @@ def race(contenders: list[Contender], *, budget: float | None = None, evaluate: 
         for c in contenders:
             if c.done:
                 continue
-            torch.set_num_threads(c.threads)
-            started = time.perf_counter()
-            if c._iterator is None:
-                c._iterator = c.start()
-            try:
-                handle = next(c._iterator)
-            except StopIteration:
-                handle = None
-            c.seconds += time.perf_counter() - started
+            handle = c.next_chunk()
             if handle is None:
-                c.done = True
                 continue
-            c.steps += c.steps_per_chunk
             if evaluate:
                 value = c.quality(handle)
                 c.history.append((c.steps, round(c.seconds, 3), value))
@@ -358,16 +362,9 @@ def _race_images(base: Contender, ours: Contender, budget: float) -> None:
         for c in (ours, base):
             if c.done:
                 continue
-            torch.set_num_threads(c.threads)
-            started = time.perf_counter()
-            if c._iterator is None:
-                c._iterator = c.start()
-            handle = next(c._iterator, None)
-            c.seconds += time.perf_counter() - started
+            handle = c.next_chunk()
             if handle is None:  # the baseline's 3 epochs are over
-                c.done = True
                 continue
-            c.steps += c.steps_per_chunk
             if c is ours:
                 value = c.quality(handle)
                 c.history.append((c.steps, round(c.seconds, 2), value))
