@@ -37,7 +37,7 @@ IMAGE_SHAPE = (1, 28, 28)
 def _dcgan_init(module: nn.Module) -> None:
     """Weights N(0, 0.02), biases 0; batch-norm scales N(1, 0.02)."""
     for layer in module.modules():
-        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(layer.weight, 0.0, 0.02)
             if getattr(layer, "bias", None) is not None:
                 nn.init.zeros_(layer.bias)
