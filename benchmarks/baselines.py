@@ -67,8 +67,14 @@ class MLPGenerator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             return layers
 
-        self.model = nn.Sequential(*block(latent_dim, 128, bn=False), *block(128, 256), *block(256, 512), *block(512, 1024),
-                                   nn.Linear(1024, 784), nn.Tanh())
+        self.model = nn.Sequential(
+            *block(latent_dim, 128, bn=False),
+            *block(128, 256),
+            *block(256, 512),
+            *block(512, 1024),
+            nn.Linear(1024, 784),
+            nn.Tanh(),
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.model(z).view(len(z), 1, 28, 28)
@@ -77,8 +83,14 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     def __init__(self):
         super().__init__()
-        self.model = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2, inplace=True), nn.Linear(512, 256),
-                                   nn.LeakyReLU(0.2, inplace=True), nn.Linear(256, 1), nn.Sigmoid())
+        self.model = nn.Sequential(
+            nn.Linear(784, 512),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(512, 256),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(256, 1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         return self.model(img.view(len(img), -1))
@@ -100,9 +112,15 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, ngf: int = 64):
         super().__init__()
         self.main = nn.Sequential(
-            nn.ConvTranspose2d(latent_dim, ngf * 4, 7, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 2, 1, 4, 2, 1, bias=False), nn.Tanh())
+            nn.ConvTranspose2d(latent_dim, ngf * 4, 7, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, 1, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.main(z)
@@ -114,9 +132,14 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, ndf: int = 64):
         super().__init__()
         self.main = nn.Sequential(
-            nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, 1, 7, 1, 0, bias=False), nn.Sigmoid())
+            nn.Conv2d(1, ndf, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, 1, 7, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).view(-1, 1)
@@ -141,8 +164,16 @@ def common_dcgan(images: torch.Tensor, seed: int, *, epochs: int = 3, check_ever
     yield from _common_loop(images, G, D, 100, epochs, check_every, flat_noise=False)
 
 
-def _common_loop(images: torch.Tensor, G: nn.Module, D: nn.Module, latent_dim: int, epochs: int, check_every: int,
-                 *, flat_noise: bool) -> Iterator[nn.Module]:
+def _common_loop(
+    images: torch.Tensor,
+    G: nn.Module,
+    D: nn.Module,
+    latent_dim: int,
+    epochs: int,
+    check_every: int,
+    *,
+    flat_noise: bool,
+) -> Iterator[nn.Module]:
     loader = DataLoader(TensorDataset(images), batch_size=64, shuffle=True)
     criterion = nn.BCELoss()
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -172,7 +203,9 @@ def _common_loop(images: torch.Tensor, G: nn.Module, D: nn.Module, latent_dim: i
         yield G
 
 
-def sample_images(G: nn.Module, n: int, *, latent_dim: int = 100, conv: bool, seed: int = 1_000_003, batch: int = 1000) -> torch.Tensor:
+def sample_images(
+    G: nn.Module, n: int, *, latent_dim: int = 100, conv: bool, seed: int = 1_000_003, batch: int = 1000
+) -> torch.Tensor:
     """n images from a baseline G in eval mode (BatchNorm on running statistics), as the tutorials sample."""
     rng = torch.Generator().manual_seed(seed)
     was_training = G.training

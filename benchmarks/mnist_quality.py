@@ -28,18 +28,38 @@ import gankit
 from gankit.config import PRESETS
 
 DEFAULT_PRESETS = ("mnist-gan", "mnist-cgan", "mnist-dcgan")
-COLUMNS = ("preset", "seconds", "steps", "img_per_s", "fd", "fd_floor", "classifier_score", "label_accuracy", "coverage_min")
+COLUMNS = (
+    "preset",
+    "seconds",
+    "steps",
+    "img_per_s",
+    "fd",
+    "fd_floor",
+    "classifier_score",
+    "label_accuracy",
+    "coverage_min",
+)
 
 
-def run_preset(name: str, seconds: float, out: Path, *, data_dir: str | None, steps: int | None, seed: int,
-               threads: int | None = None) -> dict:
+def run_preset(
+    name: str,
+    seconds: float,
+    out: Path,
+    *,
+    data_dir: str | None,
+    steps: int | None,
+    seed: int,
+    threads: int | None = None,
+) -> dict:
     overrides = dict(max_seconds=seconds, seed=seed, data_dir=data_dir)
     if steps is not None:
         overrides["steps"] = steps
     if threads is not None:
         overrides["threads"] = threads
     config = gankit.preset(name, **overrides)
-    config = config.replace(eval_every=config.steps, checkpoint_every=config.steps, log_every=100)  # evaluate at the end only
+    config = config.replace(
+        eval_every=config.steps, checkpoint_every=config.steps, log_every=100
+    )  # evaluate at the end only
     started = time.perf_counter()
     run = gankit.train(config, out / name, force=True, progress=False)
     total = time.perf_counter() - started
@@ -83,14 +103,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="folder of the MNIST files (default: $GANKIT_DATA_DIR, then the cache)")
     parser.add_argument("--out", default="runs/bench-mnist", help="parent folder of the runs (replaced)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: the config's; 1 is faster on a machine shared with other jobs)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: the config's; 1 is faster on a machine shared with other jobs)",
+    )
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     rows = []
     for name in args.presets:
         print(f"training {name} for up to {args.seconds:g} s ...", file=sys.stderr, flush=True)
-        row = run_preset(name, args.seconds, Path(args.out), data_dir=args.data_dir, steps=args.steps, seed=args.seed,
-                         threads=args.threads)
+        row = run_preset(
+            name,
+            args.seconds,
+            Path(args.out),
+            data_dir=args.data_dir,
+            steps=args.steps,
+            seed=args.seed,
+            threads=args.threads,
+        )
         print(json.dumps(row), file=sys.stderr, flush=True)
         rows.append(row)
     print(format_table(rows))

@@ -145,8 +145,16 @@ def gankit_chunks(config, check_every: int, *, dataset=None) -> Iterator[Any]:
 
 
 # ----- circle -----
-def circle_case(repeats: int, *, lab_epochs: int, gankit_steps: int, gankit_threads: int, baseline_threads: int, log,
-                overrides: dict | None = None) -> list[dict]:
+def circle_case(
+    repeats: int,
+    *,
+    lab_epochs: int,
+    gankit_steps: int,
+    gankit_threads: int,
+    baseline_threads: int,
+    log,
+    overrides: dict | None = None,
+) -> list[dict]:
     from gankit.config import TrainConfig
     from gankit.data import make_circle
     from gankit.metrics.toy import ToyEvaluator, wasserstein1
@@ -170,12 +178,32 @@ def circle_case(repeats: int, *, lab_epochs: int, gankit_steps: int, gankit_thre
     rows: dict[str, list[dict]] = {name: [] for name in variants}
     keys = ("n_samples", "batch_size", "lr_g", "lr_d", "beta1", "ema", "loss", "precision")
     for seed in range(repeats):
-        lab = Contender("lab loop", lambda seed=seed: baselines.lab_circle(seed, epochs=lab_epochs, check_every=CHECK_EVERY_TOY),
-                        lab_quality, CHECK_EVERY_TOY, baseline_threads, target=target)
-        configs = {name: TrainConfig(**{**(overrides or {}), **extra, "dataset": "circle", "seed": seed, "steps": gankit_steps})
-                   for name, extra in variants.items()}
-        ours = {name: Contender(name, lambda config=config: gankit_chunks(config, CHECK_EVERY_TOY), gankit_quality, CHECK_EVERY_TOY,
-                                gankit_threads, target=target, max_steps=config.steps) for name, config in configs.items()}
+        lab = Contender(
+            "lab loop",
+            lambda seed=seed: baselines.lab_circle(seed, epochs=lab_epochs, check_every=CHECK_EVERY_TOY),
+            lab_quality,
+            CHECK_EVERY_TOY,
+            baseline_threads,
+            target=target,
+        )
+        configs = {
+            name: TrainConfig(
+                **{**(overrides or {}), **extra, "dataset": "circle", "seed": seed, "steps": gankit_steps}
+            )
+            for name, extra in variants.items()
+        }
+        ours = {
+            name: Contender(
+                name,
+                lambda config=config: gankit_chunks(config, CHECK_EVERY_TOY),
+                gankit_quality,
+                CHECK_EVERY_TOY,
+                gankit_threads,
+                target=target,
+                max_steps=config.steps,
+            )
+            for name, config in configs.items()
+        }
         race([lab, *ours.values()])
         for name, contender in ours.items():
             row = _race_row(name, seed, lab, contender, unit="W1/floor")
@@ -205,7 +233,9 @@ def lab_threads_note(threads: int, *, epochs: int, log, repeats: int = 3) -> dic
             started = time.perf_counter()
             next(baselines.lab_circle(0, epochs=epochs, check_every=epochs))
             timings[count].append((time.perf_counter() - started) / epochs)
-    note = {f"ms_per_epoch_{count}_threads": round(1000 * statistics.median(values), 2) for count, values in timings.items()}
+    note = {
+        f"ms_per_epoch_{count}_threads": round(1000 * statistics.median(values), 2) for count, values in timings.items()
+    }
     note["raced_threads"], note["torch_default_threads"] = threads, default
     log({"case": "lab loop threads", **note})
     return note
@@ -218,16 +248,23 @@ def _race_row(case: str, seed: int, base: Contender, ours: Contender, *, unit: s
     base_time = base.reached if base.reached is not None else base.seconds
     ratio = base_time / ours.reached if ours.reached else None
     return {
-        "case": case, "seed": seed, "unit": unit,
-        "baseline_seconds": round(base_time, 2), "baseline_reached": base.reached is not None,
+        "case": case,
+        "seed": seed,
+        "unit": unit,
+        "baseline_seconds": round(base_time, 2),
+        "baseline_reached": base.reached is not None,
         "baseline_steps": base.reached_step or base.steps,
         "baseline_best": round(min(h[2] for h in base.history), 3) if base.history else None,
-        "gankit_seconds": round(ours.reached, 2) if ours.reached else None, "gankit_reached": ours.reached is not None,
-        "gankit_steps": ours.reached_step or ours.steps, "gankit_trained_seconds": round(ours.seconds, 2),
+        "gankit_seconds": round(ours.reached, 2) if ours.reached else None,
+        "gankit_reached": ours.reached is not None,
+        "gankit_steps": ours.reached_step or ours.steps,
+        "gankit_trained_seconds": round(ours.seconds, 2),
         "gankit_quality": round(ours.history[-1][2], 3) if ours.history else None,
         "baseline_quality": round(base.history[-1][2], 3) if base.history else None,
-        "ratio": round(ratio, 2) if ratio else None, "ratio_is_lower_bound": ratio is not None and base.reached is None,
-        "baseline_history": base.history, "gankit_history": ours.history,
+        "ratio": round(ratio, 2) if ratio else None,
+        "ratio_is_lower_bound": ratio is not None and base.reached is None,
+        "baseline_history": base.history,
+        "gankit_history": ours.history,
     }
 
 
@@ -263,7 +300,11 @@ def _baseline_fd(case: str, evaluator, images: torch.Tensor, *, log, calibrate: 
     if not calibrate and stored:
         current = dict(evaluator.classifier.metadata)
         same = all(stored.get("classifier", {}).get(k) == current.get(k) for k in ("version", "test_accuracy", "seed"))
-        note = "" if same else f"; made with another classifier ({stored.get('classifier')}), so only roughly comparable: run --calibrate"
+        note = (
+            ""
+            if same
+            else f"; made with another classifier ({stored.get('classifier')}), so only roughly comparable: run --calibrate"
+        )
         return {**stored, "fd_source": f"{CALIBRATION_FILE.name} (no kept G to re-score){note}"}
     if not calibrate:
         return {}
@@ -276,16 +317,35 @@ def _baseline_fd(case: str, evaluator, images: torch.Tensor, *, log, calibrate: 
     fd = evaluator.evaluate(baselines.sample_images(G, 10_000, conv=conv))["fd"]
     weights.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in G.state_dict().items()}, str(weights))
-    entry = {"fd_after_3_epochs": fd, "steps": steps, "seconds": round(seconds, 1), "seed": 0, "threads": torch.get_num_threads(),
-             "classifier": dict(evaluator.classifier.metadata), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M")}
+    entry = {
+        "fd_after_3_epochs": fd,
+        "steps": steps,
+        "seconds": round(seconds, 1),
+        "seed": 0,
+        "threads": torch.get_num_threads(),
+        "classifier": dict(evaluator.classifier.metadata),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
     calibration = _calibration()
     calibration[case] = entry
     CALIBRATION_FILE.write_text(json.dumps(calibration, indent=2) + "\n")
     return {**entry, "fd_source": "calibrated in this run"}
 
 
-def image_case(case: str, repeats: int, *, data_dir: str | None, threads: int, baseline_steps: int, baseline_chunk: int,
-               check_every: int, budget: float, calibrate: bool, log) -> dict | None:
+def image_case(
+    case: str,
+    repeats: int,
+    *,
+    data_dir: str | None,
+    threads: int,
+    baseline_steps: int,
+    baseline_chunk: int,
+    check_every: int,
+    budget: float,
+    calibrate: bool,
+    log,
+) -> dict | None:
     from gankit.config import preset
     from gankit.data import load_dataset
     from gankit.data.mnist import load_mnist
@@ -297,7 +357,12 @@ def image_case(case: str, repeats: int, *, data_dir: str | None, threads: int, b
     torch.set_num_threads(threads)
     reference = _baseline_fd(case, evaluator, images, log=log, calibrate=calibrate)
     if not reference:
-        log({"case": case, "skipped": f"no FD target: run `python -m benchmarks --calibrate --cases {case}` once (trains the common loop for 3 epochs)"})
+        log(
+            {
+                "case": case,
+                "skipped": f"no FD target: run `python -m benchmarks --calibrate --cases {case}` once (trains the common loop for 3 epochs)",
+            }
+        )
         return None
     target = reference["fd_after_3_epochs"]
     epoch_steps = math.ceil(len(images) / 64)
@@ -306,28 +371,49 @@ def image_case(case: str, repeats: int, *, data_dir: str | None, threads: int, b
         config = preset(preset_name, data_dir=data_dir, seed=seed, steps=10**6, threads=threads)
         dataset = load_dataset(config)
         chunk = baseline_chunk
-        base = Contender("baseline", lambda seed=seed, chunk=chunk: loop(images, seed, epochs=BASELINE_EPOCHS_MNIST, check_every=chunk),
-                         lambda G: math.nan, chunk, threads, max_steps=baseline_steps)
-        ours = Contender("gankit", lambda config=config, dataset=dataset: gankit_chunks(config, check_every, dataset=dataset),
-                         lambda trainer, dataset=dataset: evaluate_trainer(trainer, evaluator, dataset)["fd"], check_every, threads,
-                         target=target)
+        base = Contender(
+            "baseline",
+            lambda seed=seed, chunk=chunk: loop(images, seed, epochs=BASELINE_EPOCHS_MNIST, check_every=chunk),
+            lambda G: math.nan,
+            chunk,
+            threads,
+            max_steps=baseline_steps,
+        )
+        ours = Contender(
+            "gankit",
+            lambda config=config, dataset=dataset: gankit_chunks(config, check_every, dataset=dataset),
+            lambda trainer, dataset=dataset: evaluate_trainer(trainer, evaluator, dataset)["fd"],
+            check_every,
+            threads,
+            target=target,
+        )
         _race_images(base, ours, budget)
         per_step = base.seconds / base.steps
         base_time = per_step * BASELINE_EPOCHS_MNIST * epoch_steps
         ratio = base_time / ours.reached if ours.reached else None
         row = {
-            "case": case, "seed": seed, "unit": "FD", "target_fd": round(target, 2),
-            "baseline_seconds": round(base_time, 1), "baseline_reached": True,
-            "baseline_steps": BASELINE_EPOCHS_MNIST * epoch_steps, "baseline_measured_steps": base.steps,
-            "baseline_seconds_per_step": round(per_step, 4), "baseline_img_per_s": round(64 / per_step, 1),
+            "case": case,
+            "seed": seed,
+            "unit": "FD",
+            "target_fd": round(target, 2),
+            "baseline_seconds": round(base_time, 1),
+            "baseline_reached": True,
+            "baseline_steps": BASELINE_EPOCHS_MNIST * epoch_steps,
+            "baseline_measured_steps": base.steps,
+            "baseline_seconds_per_step": round(per_step, 4),
+            "baseline_img_per_s": round(64 / per_step, 1),
             "baseline_quality": round(target, 2),
-            "gankit_seconds": round(ours.reached, 1) if ours.reached else None, "gankit_reached": ours.reached is not None,
-            "gankit_steps": ours.reached_step or ours.steps, "gankit_trained_seconds": round(ours.seconds, 1),
+            "gankit_seconds": round(ours.reached, 1) if ours.reached else None,
+            "gankit_reached": ours.reached is not None,
+            "gankit_steps": ours.reached_step or ours.steps,
+            "gankit_trained_seconds": round(ours.seconds, 1),
             "gankit_img_per_s": round(config.batch_size * config.d_steps * ours.steps / ours.seconds, 1),
             "gankit_quality": round(min(h[2] for h in ours.history), 2) if ours.history else None,
-            "ratio": round(ratio, 2) if ratio else None, "ratio_is_lower_bound": False,
+            "ratio": round(ratio, 2) if ratio else None,
+            "ratio_is_lower_bound": False,
             "img_per_s_ratio": round(config.batch_size * config.d_steps * ours.steps / ours.seconds * per_step / 64, 2),
-            "gankit_history": ours.history, "gankit_precision": str(_precision_of(config)),
+            "gankit_history": ours.history,
+            "gankit_precision": str(_precision_of(config)),
         }
         if ratio is None:  # not reached within the budget: the ratio is at most this
             row["ratio"] = round(base_time / ours.seconds, 2)
@@ -376,7 +462,9 @@ def _race_images(base: Contender, ours: Contender, budget: float) -> None:
 
 
 # ----- memory -----
-def memory_case(*, data_dir: str | None, steps: int, threads: int, presets: tuple[str, ...], baseline: bool, log) -> dict:
+def memory_case(
+    *, data_dir: str | None, steps: int, threads: int, presets: tuple[str, ...], baseline: bool, log
+) -> dict:
     """Peak RSS of `gankit train --preset mnist-gan` and `--preset mnist-dcgan` (training, then the evaluation of
     10,000 samples; no figures) and of the common MLP loop's training, each in a process of its own."""
     import tempfile
@@ -384,14 +472,41 @@ def memory_case(*, data_dir: str | None, steps: int, threads: int, presets: tupl
     peaks = {}
     with tempfile.TemporaryDirectory() as folder:
         for preset_name in presets:
-            command = [sys.executable, "-m", "benchmarks.speed", "--train-one", preset_name, str(steps), str(threads), str(Path(folder) / preset_name),
-                       data_dir or ""]
+            command = [
+                sys.executable,
+                "-m",
+                "benchmarks.speed",
+                "--train-one",
+                preset_name,
+                str(steps),
+                str(threads),
+                str(Path(folder) / preset_name),
+                data_dir or "",
+            ]
             peaks[f"gankit {preset_name}"] = _peak_rss_mb(command)
-        command = [sys.executable, "-m", "benchmarks.baselines", "mnist_mlp", "--steps", str(steps), "--threads", str(threads)]
-        peaks["common MLP loop"] = _peak_rss_mb(command + (["--data-dir", data_dir] if data_dir else [])) if baseline else None
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.baselines",
+            "mnist_mlp",
+            "--steps",
+            str(steps),
+            "--threads",
+            str(threads),
+        ]
+        peaks["common MLP loop"] = (
+            _peak_rss_mb(command + (["--data-dir", data_dir] if data_dir else [])) if baseline else None
+        )
     gankit_peak = max((v for k, v in peaks.items() if k.startswith("gankit") and v is not None), default=None)
-    row = {"case": "memory", "peak_rss_mb": peaks, "gankit_peak_rss_mb": gankit_peak, "baseline_peak_rss_mb": peaks["common MLP loop"],
-           "steps": steps, "target_mb": 1024, "met": gankit_peak is not None and gankit_peak <= 1024}
+    row = {
+        "case": "memory",
+        "peak_rss_mb": peaks,
+        "gankit_peak_rss_mb": gankit_peak,
+        "baseline_peak_rss_mb": peaks["common MLP loop"],
+        "steps": steps,
+        "target_mb": 1024,
+        "met": gankit_peak is not None and gankit_peak <= 1024,
+    }
     log(row)
     return row
 
@@ -400,15 +515,22 @@ def _train_one(preset_name: str, steps: str, threads: str, out: str, data_dir: s
     """One `gankit.train` of a preset for `steps` steps, evaluated once at the end (the memory case's child process)."""
     import gankit
 
-    config = gankit.preset(preset_name, steps=int(steps), eval_every=int(steps), threads=int(threads), data_dir=data_dir or None)
+    config = gankit.preset(
+        preset_name, steps=int(steps), eval_every=int(steps), threads=int(threads), data_dir=data_dir or None
+    )
     gankit.train(config, out, force=True, progress=False, figures=False)
 
 
 def _peak_rss_mb(command: list[str]) -> float | None:
     """ru_maxrss of one child process, measured through a wrapper so that earlier children do not count."""
-    wrapper = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")]))}
+    wrapper = (
+        "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")])),
+    }
     done = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
@@ -423,41 +545,54 @@ def _summarise(case: str, rows: list[dict], *, target_text: str) -> dict:
         return round(statistics.median(values), 2) if values else None
 
     return {
-        "case": case, "target": target_text, "repeats": len(rows),
-        "baseline_seconds": median("baseline_seconds"), "gankit_seconds": median("gankit_seconds"),
+        "case": case,
+        "target": target_text,
+        "repeats": len(rows),
+        "baseline_seconds": median("baseline_seconds"),
+        "gankit_seconds": median("gankit_seconds"),
         "ratio": median("ratio"),
         "ratio_is_lower_bound": any(r.get("ratio_is_lower_bound") for r in rows),
         "ratio_is_upper_bound": any(r.get("ratio_is_upper_bound") for r in rows),
         "baseline_reached": f"{sum(bool(r['baseline_reached']) for r in rows)}/{len(rows)}",
         "gankit_reached": f"{sum(bool(r['gankit_reached']) for r in rows)}/{len(rows)}",
-        "baseline_quality": median("baseline_quality"), "gankit_quality": median("gankit_quality"),
+        "baseline_quality": median("baseline_quality"),
+        "gankit_quality": median("gankit_quality"),
         "ratios": [r.get("ratio") for r in rows],
-        "baseline_img_per_s": median("baseline_img_per_s"), "gankit_img_per_s": median("gankit_img_per_s"),
+        "baseline_img_per_s": median("baseline_img_per_s"),
+        "gankit_img_per_s": median("gankit_img_per_s"),
         "rows": rows,
     }
 
 
 def format_table(summaries: list[dict], memory: dict | None) -> str:
-    lines = [f"{'case':<10} {'baseline s':>11} {'gankit s':>9} {'ratio':>8}  {'reached b/g':>11}  {'quality baseline -> gankit':<30} "
-             f"{'img/s b / g':>14}  target"]
+    lines = [
+        f"{'case':<10} {'baseline s':>11} {'gankit s':>9} {'ratio':>8}  {'reached b/g':>11}  {'quality baseline -> gankit':<30} "
+        f"{'img/s b / g':>14}  target"
+    ]
     for s in summaries:
         mark = ">=" if s["ratio_is_lower_bound"] else ("<=" if s["ratio_is_upper_bound"] else "")
         ratio = f"{mark}{s['ratio']:.1f}x" if s["ratio"] is not None else "-"
         quality = f"{_num(s['baseline_quality'])} -> {_num(s['gankit_quality'])} ({s['rows'][0]['unit']})"
         ips = f"{_num(s['baseline_img_per_s'])} / {_num(s['gankit_img_per_s'])}" if s["gankit_img_per_s"] else ""
-        lines.append(f"{s['case']:<10} {_num(s['baseline_seconds']):>11} {_num(s['gankit_seconds']):>9} {ratio:>8}  "
-                     f"{s['baseline_reached'] + ' / ' + s['gankit_reached']:>11}  {quality:<30} {ips:>14}  {s['target']}")
+        lines.append(
+            f"{s['case']:<10} {_num(s['baseline_seconds']):>11} {_num(s['gankit_seconds']):>9} {ratio:>8}  "
+            f"{s['baseline_reached'] + ' / ' + s['gankit_reached']:>11}  {quality:<30} {ips:>14}  {s['target']}"
+        )
     notes = [s["lab_threads"] for s in summaries if s.get("lab_threads")]
     if notes:
         note = notes[0]
         raced, default = note["raced_threads"], note["torch_default_threads"]
         if raced != default:
             a, b = note[f"ms_per_epoch_{raced}_threads"], note[f"ms_per_epoch_{default}_threads"]
-            lines.append(f"{'':<10} lab loop raced on {raced} thread(s): {a:.2f} ms/epoch; on torch's default {default}: {b:.2f} ms/epoch "
-                         f"(circle ratios would be {b / a:.2f}x those above)")
+            lines.append(
+                f"{'':<10} lab loop raced on {raced} thread(s): {a:.2f} ms/epoch; on torch's default {default}: {b:.2f} ms/epoch "
+                f"(circle ratios would be {b / a:.2f}x those above)"
+            )
     if memory:
-        lines.append(f"{'memory':<10} {_num(memory['baseline_peak_rss_mb']):>11} {_num(memory['gankit_peak_rss_mb']):>9} {'':>8}  "
-                     f"{'':>11}  {'peak RSS, MB':<30} {'':>14}  gankit <= 1024 MB: {'met' if memory['met'] else 'NOT met'}")
+        lines.append(
+            f"{'memory':<10} {_num(memory['baseline_peak_rss_mb']):>11} {_num(memory['gankit_peak_rss_mb']):>9} {'':>8}  "
+            f"{'':>11}  {'peak RSS, MB':<30} {'':>14}  gankit <= 1024 MB: {'met' if memory['met'] else 'NOT met'}"
+        )
     return "\n".join(lines)
 
 
@@ -469,21 +604,45 @@ def _num(value) -> str:
 
 def machine() -> dict:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "load_average_1_5_15": load,
-            "torch": torch.__version__, "python": platform.python_version(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "load_average_1_5_15": load,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke: one repeat, short caps (under 3 minutes)")
-    parser.add_argument("--calibrate", action="store_true", help="train the common MNIST loops for 3 epochs and store their FD targets")
-    parser.add_argument("--cases", default="circle,mnist_mlp,dcgan,memory", help="comma-separated subset of circle, mnist_mlp, dcgan, memory")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="train the common MNIST loops for 3 epochs and store their FD targets"
+    )
+    parser.add_argument(
+        "--cases",
+        default="circle,mnist_mlp,dcgan,memory",
+        help="comma-separated subset of circle, mnist_mlp, dcgan, memory",
+    )
     parser.add_argument("--repeats", type=int, help="repeats per case (default 3, quick 1)")
-    parser.add_argument("--threads", type=int, help="threads of both contenders in the MNIST cases (default: gankit's choice, all cores)")
-    parser.add_argument("--circle-config", type=json.loads, help="JSON of TrainConfig fields that gankit's circle training uses instead "
-                        "of the defaults, to measure proposed defaults, e.g. '{\"lr_g\": 0.004, \"lr_d\": 0.004}'")
-    parser.add_argument("--data-dir", default=os.environ.get("GANKIT_DATA_DIR") or _default_data_dir(), help="folder of the MNIST files")
-    parser.add_argument("--json", default=str(DEFAULT_JSON), help=f"where to write the results (default {DEFAULT_JSON})")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads of both contenders in the MNIST cases (default: gankit's choice, all cores)",
+    )
+    parser.add_argument(
+        "--circle-config",
+        type=json.loads,
+        help="JSON of TrainConfig fields that gankit's circle training uses instead "
+        'of the defaults, to measure proposed defaults, e.g. \'{"lr_g": 0.004, "lr_d": 0.004}\'',
+    )
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("GANKIT_DATA_DIR") or _default_data_dir(), help="folder of the MNIST files"
+    )
+    parser.add_argument(
+        "--json", default=str(DEFAULT_JSON), help=f"where to write the results (default {DEFAULT_JSON})"
+    )
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     repeats = args.repeats or (1 if args.quick else 3)
@@ -499,8 +658,17 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     if "circle" in cases:
         # gankit trains toy models on one thread; the lab loop gets one thread too, its fastest on a busy 2-core machine.
-        summaries.extend(circle_case(repeats, lab_epochs=500 if quick else 10_000, gankit_steps=1_000 if quick else 10_000,
-                                     gankit_threads=1, baseline_threads=args.threads or 1, log=log, overrides=args.circle_config))
+        summaries.extend(
+            circle_case(
+                repeats,
+                lab_epochs=500 if quick else 10_000,
+                gankit_steps=1_000 if quick else 10_000,
+                gankit_threads=1,
+                baseline_threads=args.threads or 1,
+                log=log,
+                overrides=args.circle_config,
+            )
+        )
     settings = {  # baseline steps measured at least, baseline chunk, gankit's check interval, gankit's training budget (s)
         "mnist_mlp": (20, 10, 100, 15) if quick else (200, 10, 100, 300),
         "dcgan": (4, 2, 100, 15) if quick else (40, 2, 250, 480),
@@ -508,13 +676,29 @@ def main(argv: list[str] | None = None) -> int:
     for case in ("mnist_mlp", "dcgan"):
         if case in cases:
             baseline_steps, baseline_chunk, check_every, budget = settings[case]
-            summary = image_case(case, repeats, data_dir=args.data_dir, threads=image_threads, calibrate=args.calibrate, log=log,
-                                 baseline_steps=baseline_steps, baseline_chunk=baseline_chunk, check_every=check_every, budget=budget)
+            summary = image_case(
+                case,
+                repeats,
+                data_dir=args.data_dir,
+                threads=image_threads,
+                calibrate=args.calibrate,
+                log=log,
+                baseline_steps=baseline_steps,
+                baseline_chunk=baseline_chunk,
+                check_every=check_every,
+                budget=budget,
+            )
             if summary is not None:
                 summaries.append(summary)
     if "memory" in cases:
-        memory = memory_case(data_dir=args.data_dir, steps=20 if quick else 300, threads=image_threads, presets=("mnist-gan",) if quick
-                             else ("mnist-gan", "mnist-dcgan"), baseline=not quick, log=log)
+        memory = memory_case(
+            data_dir=args.data_dir,
+            steps=20 if quick else 300,
+            threads=image_threads,
+            presets=("mnist-gan",) if quick else ("mnist-gan", "mnist-dcgan"),
+            baseline=not quick,
+            log=log,
+        )
     report["cases"] = summaries
     report["memory"] = memory
     report["machine_at_end"] = machine()
@@ -522,8 +706,10 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(summaries, memory)
     report["table"] = table
     print(table)
-    print(f"\n{report['mode']} run, {report['seconds']:.0f} s; load average at start {report['machine_at_start']['load_average_1_5_15']}, "
-          f"at end {report['machine_at_end']['load_average_1_5_15']} on {os.cpu_count()} cores")
+    print(
+        f"\n{report['mode']} run, {report['seconds']:.0f} s; load average at start {report['machine_at_start']['load_average_1_5_15']}, "
+        f"at end {report['machine_at_end']['load_average_1_5_15']} on {os.cpu_count()} cores"
+    )
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n")

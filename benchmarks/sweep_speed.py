@@ -91,6 +91,7 @@ def matmul_flops_per_step(config: gankit.TrainConfig, data_dim: int) -> float:
     backward (2g). That is 4g + 8d multiply-adds, two operations each; the first layers' unneeded
     input gradients are ignored, so this slightly overcounts.
     """
+
     def forward_macs(widths: list[int]) -> int:
         return sum(a * b for a, b in zip(widths[:-1], widths[1:]))
 
@@ -111,14 +112,20 @@ def peak_stacked_gflops(gans: int, batch_size: int, width: int, repeats: int = 2
     return 2.0 * gans * batch_size * width * width / min(seconds) / 1e9
 
 
-def compute_bound(config: gankit.TrainConfig, gans: int, width: int, steps: int, single_wall_s: float) -> dict[str, float]:
+def compute_bound(
+    config: gankit.TrainConfig, gans: int, width: int, steps: int, single_wall_s: float
+) -> dict[str, float]:
     """The smallest ratio any implementation could reach here: K GANs' matrix work at this CPU's peak against one run's time."""
     flops = matmul_flops_per_step(config, load_dataset(config).shape[0])
     with threads_of_a_stack(config, gans):
         peak = peak_stacked_gflops(gans, config.batch_size, width)
     single_step = single_wall_s / steps
-    return {"mflop_per_gan_step": flops / 1e6, "peak_gflops": peak, "single_run_gflops": flops / single_step / 1e9,
-            "ratio_lower_bound": gans * flops / (peak * 1e9) / single_step}
+    return {
+        "mflop_per_gan_step": flops / 1e6,
+        "peak_gflops": peak,
+        "single_run_gflops": flops / single_step / 1e9,
+        "ratio_lower_bound": gans * flops / (peak * 1e9) / single_step,
+    }
 
 
 def measure(name: str, single, stacked, repeats: int) -> dict[str, float]:
@@ -130,19 +137,27 @@ def measure(name: str, single, stacked, repeats: int) -> dict[str, float]:
     for kind, values in times.items():
         result[f"{kind}_wall_s"] = statistics.median(v[0] for v in values)
         result[f"{kind}_cpu_s"] = statistics.median(v[1] for v in values)
-        print(f"  {name:<10} {kind:<6} wall {' '.join(f'{v[0]:7.2f}' for v in values)} s   cpu {' '.join(f'{v[1]:7.2f}' for v in values)} s",
-              flush=True)
+        print(
+            f"  {name:<10} {kind:<6} wall {' '.join(f'{v[0]:7.2f}' for v in values)} s   cpu {' '.join(f'{v[1]:7.2f}' for v in values)} s",
+            flush=True,
+        )
     result["ratio_wall"] = result["stack_wall_s"] / result["single_wall_s"]
     result["ratio_cpu"] = result["stack_cpu_s"] / result["single_cpu_s"]
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gans", type=int, default=64, help="GANs in the stack (default 64)")
     parser.add_argument("--steps", type=int, default=300, help="training steps of every run (default 300)")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats; the medians are reported (default 3, at least 3)")
-    parser.add_argument("--width", type=int, default=32, help="hidden width of G's and D's two hidden layers (default 32)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="repeats; the medians are reported (default 3, at least 3)"
+    )
+    parser.add_argument(
+        "--width", type=int, default=32, help="hidden width of G's and D's two hidden layers (default 32)"
+    )
     parser.add_argument("--batch-size", type=int, help="batch size (default: the toy default of TrainConfig)")
     parser.add_argument("--dataset", default="swiss_roll")
     parser.add_argument("--latent-dim", type=int, default=3)
@@ -154,46 +169,82 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     kept = keep_freed_memory()
-    config = gankit.TrainConfig(dataset=args.dataset, latent_dim=args.latent_dim, g_hidden=(args.width, args.width),
-                                d_hidden=(args.width, args.width), steps=args.steps, batch_size=args.batch_size)
+    config = gankit.TrainConfig(
+        dataset=args.dataset,
+        latent_dim=args.latent_dim,
+        g_hidden=(args.width, args.width),
+        d_hidden=(args.width, args.width),
+        steps=args.steps,
+        batch_size=args.batch_size,
+    )
     configs = [config.replace(seed=seed) for seed in range(args.gans)]
-    print(f"{args.gans} GANs vs 1, {args.dataset}, latent {args.latent_dim}, hidden ({args.width}, {args.width}), "
-          f"batch {config.batch_size}, {args.steps} steps, {args.repeats} repeats, threads 1 (single) and "
-          f"{stack_threads(config, args.gans)} (stack), keep_freed_memory={kept}, "
-          f"torch {torch.__version__}", flush=True)
+    print(
+        f"{args.gans} GANs vs 1, {args.dataset}, latent {args.latent_dim}, hidden ({args.width}, {args.width}), "
+        f"batch {config.batch_size}, {args.steps} steps, {args.repeats} repeats, threads 1 (single) and "
+        f"{stack_threads(config, args.gans)} (stack), keep_freed_memory={kept}, "
+        f"torch {torch.__version__}",
+        flush=True,
+    )
     train_single(config.replace(steps=20))  # warm up both paths (first calls load kernels)
     train_stack([c.replace(steps=5) for c in configs[:2]])
 
-    results = {"gans": args.gans, "steps": args.steps, "width": args.width, "batch_size": config.batch_size, "dataset": args.dataset,
-               "repeats": args.repeats}
+    results = {
+        "gans": args.gans,
+        "steps": args.steps,
+        "width": args.width,
+        "batch_size": config.batch_size,
+        "dataset": args.dataset,
+        "repeats": args.repeats,
+    }
     results["training"] = measure("training", lambda: train_single(config), lambda: train_stack(configs), args.repeats)
     if args.end_to_end:
         with tempfile.TemporaryDirectory() as folder:
             counter = iter(range(10**6))
             results["end_to_end"] = measure(
                 "end-to-end",
-                lambda: gankit.train(config, out=Path(folder) / f"train-{next(counter)}", progress=False, figures=False),
-                lambda: gankit.sweep(config, {}, seeds=args.gans, out=Path(folder) / f"sweep-{next(counter)}", progress=False,
-                                     figures=False),
-                args.repeats)
+                lambda: gankit.train(
+                    config, out=Path(folder) / f"train-{next(counter)}", progress=False, figures=False
+                ),
+                lambda: gankit.sweep(
+                    config,
+                    {},
+                    seeds=args.gans,
+                    out=Path(folder) / f"sweep-{next(counter)}",
+                    progress=False,
+                    figures=False,
+                ),
+                args.repeats,
+            )
 
     print()
-    print(f"| measure | one GAN: wall s (cpu s) | {args.gans} GANs: wall s (cpu s) | ratio wall (cpu) | "
-          f"us per GAN-step, one / stack (wall) |")
+    print(
+        f"| measure | one GAN: wall s (cpu s) | {args.gans} GANs: wall s (cpu s) | ratio wall (cpu) | "
+        f"us per GAN-step, one / stack (wall) |"
+    )
     print("|---|---|---|---|---|")
     for name, r in ((k, results[k]) for k in ("training", "end_to_end") if k in results):
-        per_step = f"{r['single_wall_s'] / args.steps * 1e6:.0f} / {r['stack_wall_s'] / args.steps / args.gans * 1e6:.0f}"
-        print(f"| {name} | {r['single_wall_s']:.2f} ({r['single_cpu_s']:.2f}) | {r['stack_wall_s']:.2f} ({r['stack_cpu_s']:.2f}) | "
-              f"{r['ratio_wall']:.2f}x ({r['ratio_cpu']:.2f}x) | {per_step} |")
-    bound = results["compute_bound"] = compute_bound(config, args.gans, args.width, args.steps, results["training"]["single_wall_s"])
+        per_step = (
+            f"{r['single_wall_s'] / args.steps * 1e6:.0f} / {r['stack_wall_s'] / args.steps / args.gans * 1e6:.0f}"
+        )
+        print(
+            f"| {name} | {r['single_wall_s']:.2f} ({r['single_cpu_s']:.2f}) | {r['stack_wall_s']:.2f} ({r['stack_cpu_s']:.2f}) | "
+            f"{r['ratio_wall']:.2f}x ({r['ratio_cpu']:.2f}x) | {per_step} |"
+        )
+    bound = results["compute_bound"] = compute_bound(
+        config, args.gans, args.width, args.steps, results["training"]["single_wall_s"]
+    )
     stack_gflops = args.gans * bound["mflop_per_gan_step"] / 1e3 / (results["training"]["stack_wall_s"] / args.steps)
-    print(f"\nmatrix work: {bound['mflop_per_gan_step']:.1f} MFLOP per GAN-step; one run does it at {bound['single_run_gflops']:.1f} "
-          f"GFLOP/s (building included), the stack at {stack_gflops:.1f}; a ({args.gans}, {config.batch_size}, {args.width}) x "
-          f"({args.gans}, {args.width}, {args.width}) baddbmm peaks at {bound['peak_gflops']:.1f} GFLOP/s here, so no stack can "
-          f"take less than {bound['ratio_lower_bound']:.1f}x one run")
+    print(
+        f"\nmatrix work: {bound['mflop_per_gan_step']:.1f} MFLOP per GAN-step; one run does it at {bound['single_run_gflops']:.1f} "
+        f"GFLOP/s (building included), the stack at {stack_gflops:.1f}; a ({args.gans}, {config.batch_size}, {args.width}) x "
+        f"({args.gans}, {args.width}, {args.width}) baddbmm peaks at {bound['peak_gflops']:.1f} GFLOP/s here, so no stack can "
+        f"take less than {bound['ratio_lower_bound']:.1f}x one run"
+    )
     ratio = results["training"]["ratio_wall"]
-    print(f"\n{args.gans} GANs at once took {ratio:.2f}x the wall time of one (median of {args.repeats}); "
-          f"target <= {TARGET:g}x: {'met' if ratio <= TARGET else 'NOT met'}")
+    print(
+        f"\n{args.gans} GANs at once took {ratio:.2f}x the wall time of one (median of {args.repeats}); "
+        f"target <= {TARGET:g}x: {'met' if ratio <= TARGET else 'NOT met'}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     return 0

@@ -40,8 +40,13 @@ def time_to_target(config: TrainConfig, budget: float, target: float = 2.0) -> d
         best = min(best, ratio)
         if reached is None and ratio <= target:
             reached = {"seconds": round(trained, 1), "step": trainer.step, "ratio": round(ratio, 3)}
-    return {"dataset": config.dataset, "seed": config.seed, "reached": reached, "best_ratio": round(best, 3),
-            "steps_in_budget": trainer.step}
+    return {
+        "dataset": config.dataset,
+        "seed": config.seed,
+        "reached": reached,
+        "best_ratio": round(best, 3),
+        "steps_in_budget": trainer.step,
+    }
 
 
 def main() -> None:
@@ -63,7 +68,9 @@ def main() -> None:
         mine = [r for r in rows if r["dataset"] == name]
         hits = [r["reached"]["seconds"] for r in mine if r["reached"]]
         median_seconds = f"{statistics.median(hits):.1f}" if hits else "-"
-        print(f"{name:<11} {len(hits):>9}/{len(mine):<7} {median_seconds:>15} {statistics.median(r['best_ratio'] for r in mine):>18.2f}")
+        print(
+            f"{name:<11} {len(hits):>9}/{len(mine):<7} {median_seconds:>15} {statistics.median(r['best_ratio'] for r in mine):>18.2f}"
+        )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=1)

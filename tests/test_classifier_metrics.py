@@ -48,14 +48,18 @@ def test_fd_matches_the_closed_form_in_one_dimension():
     expected = (a.mean() - b.mean()) ** 2 + (math.sqrt(var_a) - math.sqrt(var_b)) ** 2
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-10)
     # and the population value, up to sampling error: (1.5)^2 + (2 - 0.5)^2 = 4.5
-    assert frechet_distance(rng.normal(1.0, 2.0, (20000, 1)), rng.normal(-0.5, 0.5, (20000, 1))) == pytest.approx(4.5, rel=0.05)
+    assert frechet_distance(rng.normal(1.0, 2.0, (20000, 1)), rng.normal(-0.5, 0.5, (20000, 1))) == pytest.approx(
+        4.5, rel=0.05
+    )
 
 
 def test_fd_matches_the_closed_form_for_diagonal_gaussians():
     mu_a, mu_b = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, -1.0])
     sd_a, sd_b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])
     expected = ((mu_a - mu_b) ** 2).sum() + ((sd_a - sd_b) ** 2).sum()  # 10 + 5
-    assert frechet_distance_from_statistics(mu_a, np.diag(sd_a**2), mu_b, np.diag(sd_b**2)) == pytest.approx(expected, rel=1e-12)
+    assert frechet_distance_from_statistics(mu_a, np.diag(sd_a**2), mu_b, np.diag(sd_b**2)) == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_fd_agrees_with_scipy_sqrtm_on_correlated_features():
@@ -182,8 +186,10 @@ def test_cache_round_trip_and_locations(tmp_path, monkeypatch):
 def _fake_mnist(monkeypatch, n_train=384, n_test=120):
     """Replace the real files with small seeded random digits-shaped data."""
     rng = torch.Generator().manual_seed(7)
-    data = {"train": (torch.rand(n_train, 1, 28, 28, generator=rng) * 2 - 1, torch.arange(n_train) % 10),
-            "test": (torch.rand(n_test, 1, 28, 28, generator=rng) * 2 - 1, torch.arange(n_test) % 10)}
+    data = {
+        "train": (torch.rand(n_train, 1, 28, 28, generator=rng) * 2 - 1, torch.arange(n_train) % 10),
+        "test": (torch.rand(n_test, 1, 28, 28, generator=rng) * 2 - 1, torch.arange(n_test) % 10),
+    }
     monkeypatch.setattr(gankit.data.mnist, "load_mnist", lambda split="train", **_: data[split])
     return data
 

@@ -18,7 +18,25 @@ def _one_error_line(capsys) -> str:
 
 def test_train_sample_plot_eval_smoke(tmp_path, capsys):
     out = tmp_path / "moons"
-    assert main(["train", "--dataset", "moons", "--steps", "40", "--latent-dim", "2", "--eval-every", "20", "--out", str(out), *TINY]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "moons",
+                "--steps",
+                "40",
+                "--latent-dim",
+                "2",
+                "--eval-every",
+                "20",
+                "--out",
+                str(out),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     assert "w1_floor" in capsys.readouterr().out
     assert json.loads((out / "config.json").read_text())["latent_dim"] == 2
 
@@ -39,7 +57,10 @@ def test_config_file_and_flags_override_it(tmp_path, capsys):
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"dataset": "circle", "steps": 10, "latent_dim": 4}))
     out = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--latent-dim", "3", "--eval-every", "10", "--out", str(out), *TINY]) == 0
+    assert (
+        main(["train", "--config", str(config), "--latent-dim", "3", "--eval-every", "10", "--out", str(out), *TINY])
+        == 0
+    )
     saved = json.loads((out / "config.json").read_text())
     assert saved["latent_dim"] == 3 and saved["steps"] == 10
 
@@ -48,8 +69,11 @@ def test_config_file_and_flags_override_it(tmp_path, capsys):
 
 
 def test_console_script_prints_no_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "gankit.cli", "train", "--dataset", "nope", "--out", str(tmp_path / "r")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "gankit.cli", "train", "--dataset", "nope", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
 

@@ -57,7 +57,9 @@ def _image_dataset(n: int = 256, seed: int = 0) -> Dataset:
 
 def _assert_same_state(fast: Trainer, plain: Trainer, **tolerance) -> None:
     for module in ("G", "D", "sampler"):
-        for (name, a), b in zip(getattr(plain, module).state_dict().items(), getattr(fast, module).state_dict().values()):
+        for (name, a), b in zip(
+            getattr(plain, module).state_dict().items(), getattr(fast, module).state_dict().values()
+        ):
             torch.testing.assert_close(b, a, **tolerance, msg=f"{module}.{name}")
     for opt in ("opt_g", "opt_d"):
         ours, theirs = getattr(fast, opt).state_dict(), getattr(plain, opt).state_dict()
@@ -114,7 +116,9 @@ def test_the_direct_adam_kernel_is_bit_identical_to_adam_step():
     trainer = Trainer(config, load_dataset(config))
     model = trainer.D
     reference = copy.deepcopy(model)
-    reference_opt = torch.optim.Adam(reference.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2), fused=True)
+    reference_opt = torch.optim.Adam(
+        reference.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2), fused=True
+    )
     params = list(model.parameters())
     for _ in range(5):
         x = torch.randn(17, 2)
@@ -148,8 +152,16 @@ def test_adam_state_replaced_by_load_state_dict_is_the_one_stepped():
 
 @pytest.mark.parametrize("model, conditional", [("mlp", False), ("mlp", True), ("dcgan", False), ("dcgan", True)])
 def test_the_fast_image_step_in_float32_matches_the_plain_step(model, conditional):
-    config = TrainConfig(dataset="mnist", model=model, conditional=conditional, batch_size=16, precision="fp32",
-                         g_hidden=(64, 128), d_hidden=(128, 64), latent_dim=16)
+    config = TrainConfig(
+        dataset="mnist",
+        model=model,
+        conditional=conditional,
+        batch_size=16,
+        precision="fp32",
+        g_hidden=(64, 128),
+        d_hidden=(128, 64),
+        latent_dim=16,
+    )
     dataset = _image_dataset()
     fast, plain = Trainer(config, dataset), Trainer(config, dataset)
     assert fast.autocast_dtype is None
@@ -168,13 +180,18 @@ def test_bf16_autocast_step_stays_close_to_float32(model):
     steps' losses and D outputs agree to about 1%, and weights stay float32."""
     common = dict(dataset="mnist", model=model, batch_size=32, g_hidden=(64, 128), d_hidden=(128, 64), latent_dim=16)
     dataset = _image_dataset()
-    bf16, fp32 = Trainer(TrainConfig(**common, precision="bf16"), dataset), Trainer(TrainConfig(**common, precision="fp32"), dataset)
+    bf16, fp32 = (
+        Trainer(TrainConfig(**common, precision="bf16"), dataset),
+        Trainer(TrainConfig(**common, precision="fp32"), dataset),
+    )
     assert bf16.autocast_dtype is torch.bfloat16
     bf16_stats = torch.stack([bf16.train_step() for _ in range(3)])
     fp32_stats = torch.stack([fp32.train_step() for _ in range(3)])
     assert bf16_stats.dtype == torch.float32 and torch.isfinite(bf16_stats).all()
     torch.testing.assert_close(bf16_stats, fp32_stats, rtol=0.03, atol=0.02)
-    assert all(p.dtype == torch.float32 for p in (*bf16.G.parameters(), *bf16.D.parameters(), *bf16.sampler.parameters()))
+    assert all(
+        p.dtype == torch.float32 for p in (*bf16.G.parameters(), *bf16.D.parameters(), *bf16.sampler.parameters())
+    )
     assert bf16.generate(8, seed=0).dtype == torch.float32
 
 
@@ -202,8 +219,12 @@ def test_a_discriminator_with_batch_norm_scores_real_and_fake_apart(monkeypatch)
     dataset = load_dataset(config)
     fast, plain = Trainer(config, dataset), Trainer(config, dataset)
     assert not fast._one_d_pass
-    torch.testing.assert_close(torch.stack([fast.train_step() for _ in range(5)]), torch.stack([_plain_step(plain) for _ in range(5)]),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        torch.stack([fast.train_step() for _ in range(5)]),
+        torch.stack([_plain_step(plain) for _ in range(5)]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_generating_in_pieces_gives_the_samples_of_one_pass(monkeypatch):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from gankit.losses import LOSSES, get_loss
 from gankit.errors import GankitError
+from gankit.losses import LOSSES, get_loss
 
 real = torch.tensor([2.0, -1.0, 0.3, 4.0])
 fake = torch.tensor([-3.0, 0.5, 1.0, -0.2])
@@ -24,7 +24,9 @@ def test_nonsaturating_generator_loss_is_minus_log_d():
 
 def test_hinge_and_least_squares_formulas():
     hinge = get_loss("hinge")
-    torch.testing.assert_close(hinge.discriminator(real, fake), torch.clamp(1 - real, min=0).mean() + torch.clamp(1 + fake, min=0).mean())
+    torch.testing.assert_close(
+        hinge.discriminator(real, fake), torch.clamp(1 - real, min=0).mean() + torch.clamp(1 + fake, min=0).mean()
+    )
     torch.testing.assert_close(hinge.generator(fake), -fake.mean())
     lsgan = get_loss("least_squares")
     torch.testing.assert_close(lsgan.discriminator(real, fake), 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean())

@@ -77,8 +77,17 @@ def test_n_samples_limits_images_to_the_first_n(mnist_dir):
 
 @pytest.mark.parametrize("model,conditional", MODELS)
 def test_a_few_steps_on_512_images_move_both_players(mnist_dir, model, conditional):
-    config = TrainConfig(dataset="mnist", data_dir=str(mnist_dir), n_samples=512, model=model, conditional=conditional,
-                         batch_size=32, steps=20, g_hidden=(64,), d_hidden=(64,))
+    config = TrainConfig(
+        dataset="mnist",
+        data_dir=str(mnist_dir),
+        n_samples=512,
+        model=model,
+        conditional=conditional,
+        batch_size=32,
+        steps=20,
+        g_hidden=(64,),
+        d_hidden=(64,),
+    )
     trainer = Trainer(config, load_dataset(config))
     g_before = [p.detach().clone() for p in trainer.G.parameters()]
     d_before = [p.detach().clone() for p in trainer.D.parameters()]
@@ -111,7 +120,13 @@ def test_dcgan_config_defaults_and_g_hidden_reach_the_models():
 def test_image_mlp_generator_has_batch_norm_and_toy_generator_has_none():
     def norms(config, shape):
         G, D = build_models(config, shape, 10)
-        return [type(m).__name__ for m in (*G.modules(), *D.modules()) if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        return [
+            type(m).__name__
+            for m in (*G.modules(), *D.modules())
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        ]
 
-    assert norms(TrainConfig(dataset="mnist"), (1, 28, 28)) == ["BatchNorm1d"] * 3  # one per hidden layer of G, none in D
+    assert (
+        norms(TrainConfig(dataset="mnist"), (1, 28, 28)) == ["BatchNorm1d"] * 3
+    )  # one per hidden layer of G, none in D
     assert norms(TrainConfig(dataset="circle"), (2,)) == []

@@ -17,7 +17,9 @@ import gankit
 import gankit.run
 from gankit.cli import main
 
-TINY = dict(dataset="mnist", n_samples=512, batch_size=32, g_hidden=(32,), d_hidden=(32,), latent_dim=8, log_every=3, threads=1)
+TINY = dict(
+    dataset="mnist", n_samples=512, batch_size=32, g_hidden=(32,), d_hidden=(32,), latent_dim=8, log_every=3, threads=1
+)
 
 
 class StubEvaluator:

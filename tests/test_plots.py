@@ -106,8 +106,9 @@ def test_decision_map_2d(rng, tmp_path):
 
 
 def test_decision_map_no_contour_when_prob_never_crosses_half(rng):
-    fig = plots.decision_map(lambda x: np.full(len(x), 0.9), rng.normal(size=(20, 2)), rng.normal(size=(20, 2)),
-                             resolution=10)
+    fig = plots.decision_map(
+        lambda x: np.full(len(x), 0.9), rng.normal(size=(20, 2)), rng.normal(size=(20, 2)), resolution=10
+    )
     assert not [c for c in fig.axes[0].collections if isinstance(c, ContourSet)]
 
 
@@ -141,10 +142,7 @@ def test_decision_map_rejects_high_dimension(rng):
 
 
 def _train_records(n=80):
-    return [
-        {"step": 10 * i, "loss_d": 1.3 + 0.01 * i, "loss_g": 0.7, "d_real": 0.55, "d_fake": 0.45}
-        for i in range(n)
-    ]
+    return [{"step": 10 * i, "loss_d": 1.3 + 0.01 * i, "loss_g": 0.7, "d_real": 0.55, "d_fake": 0.45} for i in range(n)]
 
 
 def test_loss_curves_training_only(tmp_path):
@@ -242,8 +240,9 @@ def test_figure_to_array_and_gif(rng, tmp_path):
 
 def test_gif_rejects_mismatched_frames(tmp_path):
     with pytest.raises(ValueError):
-        plots.animation_frames_to_gif([np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)],
-                                      tmp_path / "a.gif")
+        plots.animation_frames_to_gif(
+            [np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)], tmp_path / "a.gif"
+        )
 
 
 def test_save_figure_adds_png_suffix(tmp_path):

@@ -21,16 +21,37 @@ from gankit.errors import GankitError
 from gankit.losses import LOSSES, GANLoss
 from gankit.run import Run, list_checkpoints
 
-FLAGS = ["--dataset", "moons", "--g-hidden", "32,32", "--d-hidden", "32,32", "--log-every", "10", "--eval-every", "500",
-         "--checkpoint-every", "20", "--keep-checkpoints", "2", "--threads", "1", "--quiet"]
+FLAGS = [
+    "--dataset",
+    "moons",
+    "--g-hidden",
+    "32,32",
+    "--d-hidden",
+    "32,32",
+    "--log-every",
+    "10",
+    "--eval-every",
+    "500",
+    "--checkpoint-every",
+    "20",
+    "--keep-checkpoints",
+    "2",
+    "--threads",
+    "1",
+    "--quiet",
+]
 STEPS = 1000
 
 
 def _train_process(out: Path, code: str = "") -> subprocess.Popen:
     """`gankit train` in a child process; `code` runs first there (to plant a fault)."""
     script = f"import sys; {code}\nfrom gankit.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", script, "train", *FLAGS, "--steps", str(STEPS), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, "train", *FLAGS, "--steps", str(STEPS), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_log_lines(out: Path, lines: int, process: subprocess.Popen) -> None:
@@ -85,14 +106,16 @@ def test_sigkill_at_a_random_step_then_resume_is_bit_identical(tmp_path, uninter
 def test_sigkill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, uninterrupted):
     # Each atomic write fsyncs the file, then the folder: config.json takes calls 1-2, the step-20
     # and step-40 checkpoints 3-6, so call 7 kills the child with step 60's bytes written but not renamed.
-    plant = ("import os, signal, gankit.checkpoint as c\n"
-             "calls = [0]\n"
-             "real_fsync = os.fsync\n"
-             "def fsync(fd):\n"
-             "    calls[0] += 1\n"
-             "    if calls[0] == 7: os.kill(os.getpid(), signal.SIGKILL)\n"  # 2 fsyncs per checkpoint: file, folder
-             "    real_fsync(fd)\n"
-             "c.os.fsync = fsync")
+    plant = (
+        "import os, signal, gankit.checkpoint as c\n"
+        "calls = [0]\n"
+        "real_fsync = os.fsync\n"
+        "def fsync(fd):\n"
+        "    calls[0] += 1\n"
+        "    if calls[0] == 7: os.kill(os.getpid(), signal.SIGKILL)\n"  # 2 fsyncs per checkpoint: file, folder
+        "    real_fsync(fd)\n"
+        "c.os.fsync = fsync"
+    )
     out = tmp_path / "run"
     process = _train_process(out, plant)
     assert process.wait(timeout=120) == -signal.SIGKILL
@@ -121,8 +144,18 @@ def test_sigterm_and_sigint_save_a_checkpoint_and_say_how_to_resume(tmp_path, un
 
 
 def _tiny(**overrides) -> gankit.TrainConfig:
-    return gankit.TrainConfig(**{"dataset": "moons", "g_hidden": (16, 16), "d_hidden": (16, 16), "steps": 100, "log_every": 10,
-                                 "eval_every": 50, "checkpoint_every": 20, **overrides})
+    return gankit.TrainConfig(
+        **{
+            "dataset": "moons",
+            "g_hidden": (16, 16),
+            "d_hidden": (16, 16),
+            "steps": 100,
+            "log_every": 10,
+            "eval_every": 50,
+            "checkpoint_every": 20,
+            **overrides,
+        }
+    )
 
 
 def test_resume_can_extend_the_steps(tmp_path):
@@ -140,20 +173,43 @@ def test_nan_loss_stops_with_hints_and_keeps_the_last_good_checkpoint(tmp_path, 
         return fake_logits.mean() * (float("nan") if calls[0] > 45 else 1.0)
 
     monkeypatch.setitem(LOSSES, "nonsaturating", GANLoss(LOSSES["nonsaturating"].discriminator, poisoned))
-    with pytest.raises(gankit.TrainingDiverged, match="diverged at step 50.*last good checkpoint.*step-00000040.*lower learning rate"):
+    with pytest.raises(
+        gankit.TrainingDiverged, match="diverged at step 50.*last good checkpoint.*step-00000040.*lower learning rate"
+    ):
         gankit.train(_tiny(), tmp_path / "r", progress=False)
     good = load_checkpoint(list_checkpoints(tmp_path / "r")[-1])
     assert good["step"] == 40 and all(torch.isfinite(t).all() for t in good["G"].values())
     calls[0] = 0
-    assert main(["train", "--out", str(tmp_path / "cli"), "--dataset", "moons", "--steps", "100", "--checkpoint-every", "20", "--quiet"]) == 3
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(tmp_path / "cli"),
+                "--dataset",
+                "moons",
+                "--steps",
+                "100",
+                "--checkpoint-every",
+                "20",
+                "--quiet",
+            ]
+        )
+        == 3
+    )
     assert "diverged" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("failure, message", [
-    (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
-    (OSError(errno.EROFS, "Read-only file system"), "Read-only file system"),
-])
-def test_full_or_read_only_folder_is_a_clear_error_and_earlier_checkpoints_survive(tmp_path, monkeypatch, failure, message):
+@pytest.mark.parametrize(
+    "failure, message",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+        (OSError(errno.EROFS, "Read-only file system"), "Read-only file system"),
+    ],
+)
+def test_full_or_read_only_folder_is_a_clear_error_and_earlier_checkpoints_survive(
+    tmp_path, monkeypatch, failure, message
+):
     import gankit.checkpoint as checkpoint
 
     real_mkstemp, calls = checkpoint.tempfile.mkstemp, [0]

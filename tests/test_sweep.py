@@ -28,7 +28,9 @@ CLOSE = dict(rtol=1e-4, atol=1e-5)  # float rounding of batched vs single produc
 
 def _assert_member_equals(trainer: Trainer, member: Trainer) -> None:
     for module in ("G", "D"):
-        for (name, a), b in zip(getattr(trainer, module).state_dict().items(), getattr(member, module).state_dict().values()):
+        for (name, a), b in zip(
+            getattr(trainer, module).state_dict().items(), getattr(member, module).state_dict().values()
+        ):
             torch.testing.assert_close(b, a, **CLOSE, msg=f"{module}.{name}")
     for a, b in zip(trainer.sampler.parameters(), member.sampler.parameters()):
         torch.testing.assert_close(b, a, **CLOSE)
@@ -44,13 +46,21 @@ def _assert_member_equals(trainer: Trainer, member: Trainer) -> None:
     assert member.step == trainer.step
 
 
-@pytest.mark.parametrize("shared", [
-    dict(),  # batch 100 = the circle's 100 points: a new permutation every step
-    dict(dataset="moons", n_samples=150, batch_size=64, d_steps=2, loss="hinge", latent_dim=2),
-    dict(n_samples=40, batch_size=50, loss="least_squares"),  # batch > data: drawn with replacement
-])
+@pytest.mark.parametrize(
+    "shared",
+    [
+        dict(),  # batch 100 = the circle's 100 points: a new permutation every step
+        dict(dataset="moons", n_samples=150, batch_size=64, d_steps=2, loss="hinge", latent_dim=2),
+        dict(n_samples=40, batch_size=50, loss="least_squares"),  # batch > data: drawn with replacement
+    ],
+)
 def test_each_member_of_a_stack_matches_the_trainer_alone(shared):
-    members = [dict(seed=0), dict(seed=1, lr_g=2e-3), dict(seed=2, ema=0.0), dict(seed=3, lr_d=5e-4, ema=0.9, beta1=0.0)]
+    members = [
+        dict(seed=0),
+        dict(seed=1, lr_g=2e-3),
+        dict(seed=2, ema=0.0),
+        dict(seed=3, lr_d=5e-4, ema=0.9, beta1=0.0),
+    ]
     configs = [TrainConfig(**{**SMALL, **shared, **m}) for m in members]
     steps = 25
     stack = StackedTrainer(configs)
@@ -62,8 +72,11 @@ def test_each_member_of_a_stack_matches_the_trainer_alone(shared):
         member = stack.member_trainer(k)
         _assert_member_equals(alone, member)
         # ... and the extracted member trains on exactly like the original
-        torch.testing.assert_close(torch.stack([member.train_step() for _ in range(3)]),
-                                   torch.stack([alone.train_step() for _ in range(3)]), **CLOSE)
+        torch.testing.assert_close(
+            torch.stack([member.train_step() for _ in range(3)]),
+            torch.stack([alone.train_step() for _ in range(3)]),
+            **CLOSE,
+        )
 
 
 def test_the_three_ways_of_a_stacked_layer_are_covered():
@@ -91,14 +104,25 @@ def test_a_stack_refuses_members_of_different_shapes_and_image_data():
 def test_expand_crosses_the_lists_and_the_seeds():
     plan = expand(TrainConfig(**SMALL, steps=7), {"latent_dim": [1, 2], "lr_g": [1e-3, 1e-4, 1e-2]}, seeds=2)
     assert len(plan) == 2 * 3 * 2
-    assert [(s["latent_dim"], s["lr_g"], c.seed) for s, c in plan[:4]] == [(1, 1e-3, 0), (1, 1e-3, 1), (1, 1e-4, 0), (1, 1e-4, 1)]
+    assert [(s["latent_dim"], s["lr_g"], c.seed) for s, c in plan[:4]] == [
+        (1, 1e-3, 0),
+        (1, 1e-3, 1),
+        (1, 1e-4, 0),
+        (1, 1e-4, 1),
+    ]
     assert all(c.steps == 7 and c.latent_dim == s["latent_dim"] and c.lr_g == s["lr_g"] for s, c in plan)
     assert [c.seed for _, c in expand({"dataset": "moons"}, {}, seeds=[5, 9])] == [5, 9]
     assert [c.seed for _, c in expand(None, {"seed": [3, 4]})] == [3, 4]
     assert len(expand()) == 8  # default: seeds 0..7 of the default config
-    for grid, seeds, match in [({"latent_size": [1]}, 2, "sweep field"), ({"latent_dim": []}, 2, "non-empty"),
-                               ({"latent_dim": [2, 2]}, 2, "distinct"), ({"seed": [1]}, 2, "twice"),
-                               ({"latent_dim": [0, 1]}, 2, "latent_dim"), ({"dataset": ["mnist"]}, 2, "stack"), ({}, 0, "seeds")]:
+    for grid, seeds, match in [
+        ({"latent_size": [1]}, 2, "sweep field"),
+        ({"latent_dim": []}, 2, "non-empty"),
+        ({"latent_dim": [2, 2]}, 2, "distinct"),
+        ({"seed": [1]}, 2, "twice"),
+        ({"latent_dim": [0, 1]}, 2, "latent_dim"),
+        ({"dataset": ["mnist"]}, 2, "stack"),
+        ({}, 0, "seeds"),
+    ]:
         with pytest.raises(GankitError, match=match):
             expand(TrainConfig(**SMALL), grid, seeds)
 
@@ -110,9 +134,16 @@ def test_mean_interval():
     mean, low, high = mean_interval([1.0, 2.0, 3.0, 4.0, float("nan")], "bootstrap")
     assert mean == 2.5 and 1.0 <= low < 2.5 < high <= 4.0
     assert math.isnan(mean_interval([1.0])[1]) and math.isnan(mean_interval([])[0])
-    table = summarise([{"setting": "a", "x": 1, "w1": 1.0, "w1_floor": 0.5, "diverged_at": None},
-                       {"setting": "a", "x": 1, "w1": 3.0, "w1_floor": 0.5, "diverged_at": None},
-                       {"setting": "b", "x": 2, "diverged_at": 4}], ["x"], ["w1"], "t")
+    table = summarise(
+        [
+            {"setting": "a", "x": 1, "w1": 1.0, "w1_floor": 0.5, "diverged_at": None},
+            {"setting": "a", "x": 1, "w1": 3.0, "w1_floor": 0.5, "diverged_at": None},
+            {"setting": "b", "x": 2, "diverged_at": 4},
+        ],
+        ["x"],
+        ["w1"],
+        "t",
+    )
     assert [(r["x"], r["n"], r["diverged"], r["w1_mean"]) for r in table[:1]] == [(1, 2, 0, 2.0)]
     assert table[1]["diverged"] == 1 and math.isnan(table[1]["w1_mean"])
 
@@ -137,12 +168,19 @@ def test_sweep_writes_the_table_the_figures_and_runs_equal_to_gankit_train(tmp_p
         assert (folder / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     again = SweepResult.load(folder)
     assert again.table == json.loads(json.dumps(result.table)) and len(again.rows) == 4
-    assert set(again.plot(save=False)) == {"w1_vs_latent_dim", "mmd_vs_latent_dim", "radial_error_vs_latent_dim", "samples"}
+    assert set(again.plot(save=False)) == {
+        "w1_vs_latent_dim",
+        "mmd_vs_latent_dim",
+        "radial_error_vs_latent_dim",
+        "samples",
+    }
 
     # Each GAN is an ordinary run folder, and the same GAN as gankit.train makes.
     member = result.run({"latent_dim": 2}, seed=1)
     assert isinstance(member, Run) and member.step == 20
-    alone = gankit.train(base.replace(latent_dim=2, seed=1, eval_every=20), out=tmp_path / "alone", progress=False, figures=False)
+    alone = gankit.train(
+        base.replace(latent_dim=2, seed=1, eval_every=20), out=tmp_path / "alone", progress=False, figures=False
+    )
     np.testing.assert_allclose(member.sample(200), alone.sample(200), rtol=1e-4, atol=1e-5)
     row = next(r for r in result.rows if r["latent_dim"] == 2 and r["seed"] == 1)
     assert math.isclose(row["w1"], alone.metrics_summary()["w1"], rel_tol=1e-3)
@@ -155,8 +193,29 @@ def test_sweep_writes_the_table_the_figures_and_runs_equal_to_gankit_train(tmp_p
 @pytest.mark.slow
 def test_cli_sweep(tmp_path, capsys):
     out = tmp_path / "cli"
-    code = main(["sweep", "--dataset", "circle", "--latent-dim", "1,2", "--g-hidden", "16,16", "--d-hidden", "16,16",
-                 "--steps", "10", "--seeds", "2", "--interval", "bootstrap", "--no-runs", "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "sweep",
+            "--dataset",
+            "circle",
+            "--latent-dim",
+            "1,2",
+            "--g-hidden",
+            "16,16",
+            "--d-hidden",
+            "16,16",
+            "--steps",
+            "10",
+            "--seeds",
+            "2",
+            "--interval",
+            "bootstrap",
+            "--no-runs",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "| latent_dim | n | w1 |" in printed and "bootstrap" in printed
     saved = json.loads((out / "sweep.json").read_text())
@@ -165,8 +224,26 @@ def test_cli_sweep(tmp_path, capsys):
     assert (out / "figures" / "w1_vs_latent_dim.png").is_file()
 
     # list fields take space-separated values; --seed lists seeds
-    code = main(["sweep", "--dataset", "circle", "--g-hidden", "8,8", "16,16", "--d-hidden", "8,8", "--seed", "3",
-                 "--steps", "5", "--no-runs", "--quiet", "--out", str(tmp_path / "hidden")])
+    code = main(
+        [
+            "sweep",
+            "--dataset",
+            "circle",
+            "--g-hidden",
+            "8,8",
+            "16,16",
+            "--d-hidden",
+            "8,8",
+            "--seed",
+            "3",
+            "--steps",
+            "5",
+            "--no-runs",
+            "--quiet",
+            "--out",
+            str(tmp_path / "hidden"),
+        ]
+    )
     saved = json.loads((tmp_path / "hidden" / "sweep.json").read_text())
     assert code == 0 and saved["grid"] == {"g_hidden": [[8, 8], [16, 16]]} and saved["seeds"] == [3]
     assert [row["g_hidden"] for row in saved["table"]] == [[8, 8], [16, 16]]

@@ -1,11 +1,24 @@
 import numpy as np
 import pytest
 
-from gankit.data import TOY_GENERATORS, grid_means, load_points, make_circle, make_grid, make_moons, make_ring, make_swiss_roll, ring_means
+from gankit.data import (
+    TOY_GENERATORS,
+    grid_means,
+    load_points,
+    make_circle,
+    make_grid,
+    make_moons,
+    make_ring,
+    make_swiss_roll,
+    ring_means,
+)
 from gankit.errors import GankitError
 
 
-@pytest.mark.parametrize("name, n_default, dim", [("circle", 100, 2), ("moons", 1000, 2), ("swiss_roll", 2000, 3), ("ring", 10000, 2), ("grid", 10000, 2)])
+@pytest.mark.parametrize(
+    "name, n_default, dim",
+    [("circle", 100, 2), ("moons", 1000, 2), ("swiss_roll", 2000, 3), ("ring", 10000, 2), ("grid", 10000, 2)],
+)
 def test_default_sizes_shapes_and_dtype(name, n_default, dim):
     points = TOY_GENERATORS[name](random_state=0)
     assert points.shape == (n_default, dim)
@@ -56,7 +69,9 @@ def test_ring_has_8_distinct_modes_at_radius_1_with_sigma_001():
     distance = np.linalg.norm(points[:, None] - means[None], axis=2)
     nearest = distance.argmin(1)
     assert np.bincount(nearest, minlength=8).min() > 800
-    assert 0.008 < distance.min(1).mean() / np.sqrt(np.pi / 2) < 0.012  # mean of a 2-D Gaussian radius is sigma*sqrt(pi/2)
+    assert (
+        0.008 < distance.min(1).mean() / np.sqrt(np.pi / 2) < 0.012
+    )  # mean of a 2-D Gaussian radius is sigma*sqrt(pi/2)
 
 
 def test_grid_has_25_modes_on_minus4_to_4_with_sigma_005():
@@ -82,12 +97,15 @@ def test_load_points_from_csv_with_header_and_npy(tmp_path):
     assert load_points(npy).shape == (3, 2)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("1,2\n3\n", "line 2 has 1 columns"),
-    ("1,2\n3,abc\n", "line 2 is not numeric"),
-    ("1,2\nnan,3\n", "NaN or infinite value in row 1"),
-    ("1,2\n", "shape"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("1,2\n3\n", "line 2 has 1 columns"),
+        ("1,2\n3,abc\n", "line 2 is not numeric"),
+        ("1,2\nnan,3\n", "NaN or infinite value in row 1"),
+        ("1,2\n", "shape"),
+    ],
+)
 def test_malformed_csv_names_the_problem(tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)

@@ -74,7 +74,10 @@ def test_every_loss_trains_without_nan(loss):
 def test_run_folder_layout_and_metrics_log(circle_run):
     path = circle_run.path
     assert (path / "config.json").is_file() and (path / "metrics.jsonl").is_file()
-    assert [p.name for p in sorted((path / "checkpoints").iterdir())] == ["step-00000150.safetensors", "step-00000300.safetensors"]
+    assert [p.name for p in sorted((path / "checkpoints").iterdir())] == [
+        "step-00000150.safetensors",
+        "step-00000300.safetensors",
+    ]
     records = read_metrics(path)
     train_steps = [r["step"] for r in records if "loss_d" in r]
     assert train_steps == [50, 100, 150, 200, 250, 300]
@@ -104,8 +107,11 @@ def test_plot_writes_every_figure(circle_run):
 
 
 def test_swiss_roll_run_samples_in_3d_and_its_figures_use_3d_views(tmp_path):
-    run = gankit.train(TrainConfig(dataset="swiss_roll", latent_dim=3, steps=20, eval_every=20, **TINY), tmp_path / "roll",
-                       progress=False)
+    run = gankit.train(
+        TrainConfig(dataset="swiss_roll", latent_dim=3, steps=20, eval_every=20, **TINY),
+        tmp_path / "roll",
+        progress=False,
+    )
     assert run.sample(5).shape == (5, 3)
     assert (tmp_path / "roll" / "figures" / "decision_map.png").is_file()
     assert run.sample(2000).std(0).min() > 0  # de-standardised back to data units
@@ -114,8 +120,9 @@ def test_swiss_roll_run_samples_in_3d_and_its_figures_use_3d_views(tmp_path):
 def test_point_file_dataset_trains(tmp_path):
     path = tmp_path / "points.csv"
     np.savetxt(path, np.random.default_rng(0).normal(size=(300, 2)) + 5, delimiter=",")
-    run = gankit.train(TrainConfig(dataset=str(path), steps=20, eval_every=20, **TINY), tmp_path / "run", progress=False,
-                       figures=False)
+    run = gankit.train(
+        TrainConfig(dataset=str(path), steps=20, eval_every=20, **TINY), tmp_path / "run", progress=False, figures=False
+    )
     assert abs(run.sample(500).mean() - 5) < 2  # points come back in the file's units
 
 

@@ -12,22 +12,30 @@ from gankit.cli import main
 
 
 def _files(root):
-    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """Files the bad inputs point at: a finished run, config files, data files."""
     root = tmp_path_factory.mktemp("validation")
-    gankit.train(gankit.TrainConfig(dataset="moons", steps=20, g_hidden=(8, 8), d_hidden=(8, 8)), root / "run", progress=False,
-                 figures=False)
+    gankit.train(
+        gankit.TrainConfig(dataset="moons", steps=20, g_hidden=(8, 8), d_hidden=(8, 8)),
+        root / "run",
+        progress=False,
+        figures=False,
+    )
     files = {
         "unknown_key.json": json.dumps({"dataset": "moons", "stepz": 10}),
         "wrong_type.json": json.dumps({"steps": "many"}),
         "bad_hidden.json": json.dumps({"g_hidden": [64, -1]}),
         "bool_steps.json": json.dumps({"steps": True}),
         "not_object.json": json.dumps([1, 2]),
-        "broken.json": "{\"steps\": 10",
+        "broken.json": '{"steps": 10',
         "bad_beta.json": json.dumps({"beta1": 1.5}),
         "nan.csv": "1,2\n3,nan\n",
         "ragged.csv": "1,2\n3,4,5\n",

@@ -85,7 +85,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise GankitError(f"checkpoint {str(path)!r} could not be read ({error.strerror}); accepted: {ACCEPTED}") from None
+        raise GankitError(
+            f"checkpoint {str(path)!r} could not be read ({error.strerror}); accepted: {ACCEPTED}"
+        ) from None
     try:
         header_size = struct.unpack("<Q", data[:8])[0]
         if header_size > len(data) - 8:
@@ -97,4 +99,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         return _decode(json.loads(metadata["state"]), tensors)
     except Exception as error:  # any parse failure means the same thing to the user
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise GankitError(f"checkpoint {str(path)!r} is not a valid gankit checkpoint ({reason[:120]}); accepted: {ACCEPTED}") from None
+        raise GankitError(
+            f"checkpoint {str(path)!r} is not a valid gankit checkpoint ({reason[:120]}); accepted: {ACCEPTED}"
+        ) from None

@@ -26,7 +26,9 @@ EXIT_BAD_INPUT, EXIT_DIVERGED = 2, 3
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage block
-        raise GankitError(f"{message}; see 'gankit {self.prog.split()[-1] if ' ' in self.prog else ''} --help'".replace("  ", " "))
+        raise GankitError(
+            f"{message}; see 'gankit {self.prog.split()[-1] if ' ' in self.prog else ''} --help'".replace("  ", " ")
+        )
 
 
 def _field_flag(name: str) -> str:
@@ -44,7 +46,9 @@ def parse_field(field: dataclasses.Field, text: str) -> Any:
         if kind.startswith("float"):
             return float(text)
     except ValueError:
-        accepted = "comma-separated integers, e.g. 128,128" if "tuple" in kind else f"a number of type {kind.split(' ')[0]}"
+        accepted = (
+            "comma-separated integers, e.g. 128,128" if "tuple" in kind else f"a number of type {kind.split(' ')[0]}"
+        )
         raise bad_value(field.name, text, accepted) from None
     return text
 
@@ -65,9 +69,16 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for field in dataclasses.fields(TrainConfig):
         help_text = comments.get(field.name)
         if field.type.startswith("bool"):
-            group.add_argument(_field_flag(field.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+            group.add_argument(
+                _field_flag(field.name),
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
         else:
-            group.add_argument(_field_flag(field.name), metavar=field.name.upper(), default=argparse.SUPPRESS, help=help_text)
+            group.add_argument(
+                _field_flag(field.name), metavar=field.name.upper(), default=argparse.SUPPRESS, help=help_text
+            )
 
 
 def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,7 +104,9 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default runs/<dataset>-<time>)")
     train.add_argument("--preset", help=f"named settings: {', '.join(sorted(PRESETS))}")
     train.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
-    train.add_argument("--resume", metavar="RUN", help="continue RUN from its newest checkpoint (--steps may extend it)")
+    train.add_argument(
+        "--resume", metavar="RUN", help="continue RUN from its newest checkpoint (--steps may extend it)"
+    )
     train.add_argument("--force", action="store_true", help="replace an existing run folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)
@@ -112,11 +125,17 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    sweep = commands.add_parser("sweep", help="train many toy GANs at once (settings x seeds): table and figures with 95%% intervals")
+    sweep = commands.add_parser(
+        "sweep", help="train many toy GANs at once (settings x seeds): table and figures with 95%% intervals"
+    )
     sweep.add_argument("--out", help="sweep folder (default runs/sweep-<dataset>-<time>)")
     sweep.add_argument("--config", help="JSON file of TrainConfig fields: the base that the flags override")
-    sweep.add_argument("--seeds", type=int, help="seeds 0..N-1 for every setting (default 8); --seed 3,4,5 lists them instead")
-    sweep.add_argument("--interval", default="t", help="95%% interval of the mean over seeds: t (Student, default) or bootstrap")
+    sweep.add_argument(
+        "--seeds", type=int, help="seeds 0..N-1 for every setting (default 8); --seed 3,4,5 lists them instead"
+    )
+    sweep.add_argument(
+        "--interval", default="t", help="95%% interval of the mean over seeds: t (Student, default) or bootstrap"
+    )
     sweep.add_argument("--no-runs", action="store_true", help="do not write each GAN's run folder under OUT/runs")
     sweep.add_argument("--force", action="store_true", help="replace an existing sweep folder")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -125,15 +144,28 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _add_sweep_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("settings to sweep: every TrainConfig field takes one value or a comma list "
-                                      "(--latent-dim 1,2,3); list fields take space-separated values (--g-hidden 64,64 128,128); "
-                                      "the cross product of all lists is trained")
+    group = parser.add_argument_group(
+        "settings to sweep: every TrainConfig field takes one value or a comma list "
+        "(--latent-dim 1,2,3); list fields take space-separated values (--g-hidden 64,64 128,128); "
+        "the cross product of all lists is trained"
+    )
     comments = _field_comments()
     for field in dataclasses.fields(TrainConfig):
         if field.type.startswith("bool"):
-            group.add_argument(_field_flag(field.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=comments.get(field.name))
+            group.add_argument(
+                _field_flag(field.name),
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=comments.get(field.name),
+            )
         else:
-            group.add_argument(_field_flag(field.name), metavar=field.name.upper(), nargs="+", default=argparse.SUPPRESS, help=comments.get(field.name))
+            group.add_argument(
+                _field_flag(field.name),
+                metavar=field.name.upper(),
+                nargs="+",
+                default=argparse.SUPPRESS,
+                help=comments.get(field.name),
+            )
 
 
 def _sweep_values(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[Any]]]:
@@ -162,9 +194,13 @@ def _train(args: argparse.Namespace) -> None:
     values = _config_from_args(args)
     if args.resume:
         # A resumed run keeps its settings (presets and config files only set them too).
-        extra = [name for name in values if name != "steps"] + [flag for flag in ("out", "force") if getattr(args, flag)]
+        extra = [name for name in values if name != "steps"] + [
+            flag for flag in ("out", "force") if getattr(args, flag)
+        ]
         if extra:
-            raise bad_value(f"--{extra[0].replace('_', '-')}", "given with --resume", "--resume RUN with at most --steps N")
+            raise bad_value(
+                f"--{extra[0].replace('_', '-')}", "given with --resume", "--resume RUN with at most --steps N"
+            )
         run = resume(args.resume, steps=values.get("steps"), progress=not args.quiet)
     else:
         run = train(TrainConfig.from_dict(values), args.out, force=args.force, progress=not args.quiet)
@@ -224,8 +260,16 @@ def _sweep(args: argparse.Namespace) -> None:
     from gankit.sweep import sweep
 
     base, grid = _sweep_values(args)
-    result = sweep(base, grid, seeds=args.seeds, out=args.out, interval=args.interval, force=args.force,
-                   progress=not args.quiet, save_runs=not args.no_runs)
+    result = sweep(
+        base,
+        grid,
+        seeds=args.seeds,
+        out=args.out,
+        interval=args.interval,
+        force=args.force,
+        progress=not args.quiet,
+        save_runs=not args.no_runs,
+    )
     print(f"sweep folder: {result.path}  ({len(result.rows)} GANs in {result.seconds:.0f} s)")
     print(result.markdown())
     for name in sorted((result.path / "figures").glob("*.png")):

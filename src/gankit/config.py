@@ -31,21 +31,31 @@ PRECISIONS = ("auto", "fp32", "bf16")
 class TrainConfig:
     # --- data ---
     dataset: str = "circle"  # a toy name, mnist / fashion_mnist, or a path to a .csv / .npy file of points
-    n_samples: int | None = None  # training-set size; None: TOY_TRAIN_SIZES for toy sets, all 60000 images; images: the first N
+    n_samples: int | None = (
+        None  # training-set size; None: TOY_TRAIN_SIZES for toy sets, all 60000 images; images: the first N
+    )
     noise: float | None = None  # toy noise; None: 0 for the circle, 0.05 moons/swiss_roll, the benchmarks' sigmas
     data_dir: str | None = None  # folder with the MNIST files; None: $GANKIT_DATA_DIR, then the user cache
     # --- model ---
     model: str = "mlp"  # mlp | dcgan (dcgan needs an image dataset)
     conditional: bool = False  # feed one-hot labels to G and D (image datasets)
     latent_dim: int = 10  # size of z ~ N(0, I)
-    g_hidden: tuple[int, ...] | None = None  # G's hidden widths (dcgan: its fully connected layers before the convolutions); None: (128, 128) toy (3 linear layers), (256, 512, 1024) MNIST mlp, (512,) dcgan
-    d_hidden: tuple[int, ...] | None = None  # D's hidden widths (dcgan: its fully connected layers after the convolutions); None: (128, 128) toy, (512, 256) MNIST mlp, (512,) dcgan
+    g_hidden: tuple[int, ...] | None = (
+        None  # G's hidden widths (dcgan: its fully connected layers before the convolutions); None: (128, 128) toy (3 linear layers), (256, 512, 1024) MNIST mlp, (512,) dcgan
+    )
+    d_hidden: tuple[int, ...] | None = (
+        None  # D's hidden widths (dcgan: its fully connected layers after the convolutions); None: (128, 128) toy, (512, 256) MNIST mlp, (512,) dcgan
+    )
     # --- loss and optimisation ---
     loss: str = "nonsaturating"  # nonsaturating | minimax (the lab's saturating G loss) | hinge | least_squares
     steps: int = 5000  # generator updates
-    max_seconds: float | None = None  # also stop (evaluated and checkpointed) once training has run this long; None: no time limit
+    max_seconds: float | None = (
+        None  # also stop (evaluated and checkpointed) once training has run this long; None: no time limit
+    )
     batch_size: int | None = None  # None: 256 toy (steadier than 100 at little cost; see README), 64 MNIST
-    lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy (all of 8 circle seeds at W1 <= 2x floor by step 1,000; 1e-3: 2 of 8), 2e-4 MNIST
+    lr_g: float | None = (
+        None  # Adam learning rate of G; None: 2e-3 toy (all of 8 circle seeds at W1 <= 2x floor by step 1,000; 1e-3: 2 of 8), 2e-4 MNIST
+    )
     lr_d: float | None = None  # Adam learning rate of D; None: same as lr_g's default
     beta1: float = 0.5  # Adam beta1; 0.5 is the DCGAN choice that keeps the two players from overshooting
     beta2: float = 0.999  # Adam beta2
@@ -57,7 +67,9 @@ class TrainConfig:
     eval_every: int | None = None  # steps between metric evaluations; None: steps // 10
     checkpoint_every: int | None = None  # steps between checkpoints; None: eval_every
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
-    threads: int | None = None  # torch CPU threads; None: 1 for toy models (faster), all cores for MNIST and for a sweep's stacks of toy GANs
+    threads: int | None = (
+        None  # torch CPU threads; None: 1 for toy models (faster), all cores for MNIST and for a sweep's stacks of toy GANs
+    )
     device: str = "cpu"  # cpu | cuda | auto
     precision: str = "auto"  # auto | fp32 | bf16 (bfloat16 autocast of the networks' products; weights, Adam and losses stay float32); auto: bf16 for image models on a CPU with native bf16 (AVX512-BF16/AMX), else fp32
 
@@ -68,7 +80,7 @@ class TrainConfig:
 
     # ----- construction -----
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a plain dict (a JSON file, CLI flags); an unknown key is an error."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -77,19 +89,23 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "TrainConfig":
+    def from_json(cls, path: str | Path) -> TrainConfig:
         try:
             values = json.loads(Path(path).read_text())
         except (OSError, ValueError) as error:
-            raise GankitError(f"config file {str(path)!r} could not be read ({error}); accepted: a JSON object of TrainConfig fields") from None
+            raise GankitError(
+                f"config file {str(path)!r} could not be read ({error}); accepted: a JSON object of TrainConfig fields"
+            ) from None
         if not isinstance(values, dict):
-            raise GankitError(f"config file {str(path)!r} holds {type(values).__name__}; accepted: a JSON object of TrainConfig fields")
+            raise GankitError(
+                f"config file {str(path)!r} holds {type(values).__name__}; accepted: a JSON object of TrainConfig fields"
+            )
         return cls.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
 
     # ----- derived facts -----
@@ -152,16 +168,31 @@ class TrainConfig:
         if self.model not in MODELS:
             raise bad_value("model", self.model, MODELS)
         if self.model == "dcgan" and not self.is_image:
-            raise bad_value("model", self.model, f"mlp for dataset {self.dataset!r} (dcgan needs {' or '.join(IMAGE_DATASETS)})")
+            raise bad_value(
+                "model", self.model, f"mlp for dataset {self.dataset!r} (dcgan needs {' or '.join(IMAGE_DATASETS)})"
+            )
         if self.conditional and not self.is_image:
-            raise bad_value("conditional", self.conditional, f"False for dataset {self.dataset!r} (labels exist for {' and '.join(IMAGE_DATASETS)})")
+            raise bad_value(
+                "conditional",
+                self.conditional,
+                f"False for dataset {self.dataset!r} (labels exist for {' and '.join(IMAGE_DATASETS)})",
+            )
         if self.loss not in LOSSES:
             raise bad_value("loss", self.loss, LOSSES)
         if self.device not in DEVICES:
             raise bad_value("device", self.device, DEVICES)
         if self.precision not in PRECISIONS:
             raise bad_value("precision", self.precision, PRECISIONS)
-        positive_ints = ["latent_dim", "steps", "batch_size", "d_steps", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints"]
+        positive_ints = [
+            "latent_dim",
+            "steps",
+            "batch_size",
+            "d_steps",
+            "log_every",
+            "eval_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+        ]
         if self.n_samples is not None:
             positive_ints.append("n_samples")
         if self.threads is not None:

@@ -22,7 +22,7 @@ PROGRESS_GIF = "progress.gif"  # figures/progress.gif: those frames, animated
 PROGRESS_FPS = 2
 
 
-def run_figures(run: "Run", *, save: bool = True) -> dict[str, Figure]:
+def run_figures(run: Run, *, save: bool = True) -> dict[str, Figure]:
     figures = _image_figures(run) if run.config.is_image else _toy_figures(run)
     figures["losses"] = plots.loss_curves(run.metrics)
     if save:
@@ -32,7 +32,7 @@ def run_figures(run: "Run", *, save: bool = True) -> dict[str, Figure]:
     return figures
 
 
-def _toy_figures(run: "Run") -> dict[str, Figure]:
+def _toy_figures(run: Run) -> dict[str, Figure]:
     from gankit.data import load_dataset
 
     real = load_dataset(run.config).fresh(N_POINTS, FIGURE_SEED)
@@ -57,22 +57,24 @@ def _sample_grid(sample: Callable[..., np.ndarray], conditional: bool, dataset: 
     if conditional:
         labels = np.repeat(np.arange(10), 10)
         images = images_to_uint8(sample(100, seed=FIGURE_SEED, labels=labels))
-        return plots.image_grid(images, nrow=10, row_labels=[str(d) for d in range(10)],
-                                title=f"{dataset} conditional samples, step {step}")
+        return plots.image_grid(
+            images, nrow=10, row_labels=[str(d) for d in range(10)], title=f"{dataset} conditional samples, step {step}"
+        )
     images = images_to_uint8(sample(100, seed=FIGURE_SEED, labels=None))
     return plots.image_grid(images, nrow=10, title=f"{dataset} samples, step {step}")
 
 
-def _image_figures(run: "Run") -> dict[str, Figure]:
+def _image_figures(run: Run) -> dict[str, Figure]:
     return {"samples": _sample_grid(run.sample, run.config.conditional, run.config.dataset, run.step)}
 
 
-def save_progress_frame(figure_dir: Path, trainer: "Trainer") -> Path:
+def save_progress_frame(figure_dir: Path, trainer: Trainer) -> Path:
     """Write figures/progress/step-N.png, a frame of the training animation: the sampled G's
     fixed-noise grid for images, real vs generated points (same z every frame) for toy data."""
     import torch
 
     if trainer.dataset.is_image:
+
         def sample(n: int, *, seed: int, labels: np.ndarray | None) -> np.ndarray:
             label_tensor = torch.as_tensor(labels, dtype=torch.int64) if labels is not None else None
             return trainer.generate(n, seed=seed, labels=label_tensor).numpy()
@@ -81,7 +83,9 @@ def save_progress_frame(figure_dir: Path, trainer: "Trainer") -> Path:
     else:
         dataset = trainer.dataset
         fake = dataset.to_data_space(trainer.generate(N_POINTS, seed=FIGURE_SEED)).numpy()
-        figure = plots.real_vs_generated(dataset.fresh(N_POINTS, FIGURE_SEED), fake, title=f"{trainer.config.dataset}, step {trainer.step}")
+        figure = plots.real_vs_generated(
+            dataset.fresh(N_POINTS, FIGURE_SEED), fake, title=f"{trainer.config.dataset}, step {trainer.step}"
+        )
     return plots.save_figure(figure, Path(figure_dir) / PROGRESS_DIR / f"step-{trainer.step:08d}.png")
 
 

@@ -25,14 +25,14 @@ from matplotlib.figure import Figure
 from gankit.errors import GankitError
 
 __all__ = [
-    "real_vs_generated",
-    "discriminator_verdict",
-    "decision_map",
-    "loss_curves",
-    "image_grid",
-    "metric_vs_value",
     "animation_frames_to_gif",
+    "decision_map",
+    "discriminator_verdict",
     "figure_to_array",
+    "image_grid",
+    "loss_curves",
+    "metric_vs_value",
+    "real_vs_generated",
     "save_figure",
 ]
 
@@ -277,7 +277,13 @@ def decision_map(
     s = _marker_size(len(real) + len(fake))
     ax.scatter(real[:, cols[0]], real[:, cols[1]], s=s, c="k", alpha=0.6, lw=0, label=f"real (n = {len(real)})")
     ax.scatter(
-        fake[:, cols[0]], fake[:, cols[1]], s=s * 1.3, c=FAKE_COLOUR, edgecolors="k", lw=0.3, alpha=0.85,
+        fake[:, cols[0]],
+        fake[:, cols[1]],
+        s=s * 1.3,
+        c=FAKE_COLOUR,
+        edgecolors="k",
+        lw=0.3,
+        alpha=0.85,
         label=f"generated (n = {len(fake)})",
     )
     ax.set_xlim(extent[:2])
@@ -338,8 +344,12 @@ def loss_curves(records: list[dict]) -> Figure:
 
     panels = [
         (axes[0], "Losses", "loss", [("loss_d", "discriminator loss", BLUE), ("loss_g", "generator loss", ORANGE)]),
-        (axes[1], "Discriminator outputs", "mean D",
-         [("d_real", "D(x), real data", BLUE), ("d_fake", "D(G(z)), generated", VERMILLION)]),
+        (
+            axes[1],
+            "Discriminator outputs",
+            "mean D",
+            [("d_real", "D(x), real data", BLUE), ("d_fake", "D(G(z)), generated", VERMILLION)],
+        ),
     ]
     panels += [
         (ax, _EVAL_METRICS[m], m, [(m, m, GREEN), (f"{m}_floor", f"{m} floor (real vs real)", GREY)])
@@ -465,8 +475,10 @@ def image_grid(
     ax.imshow(tiled, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.grid(False)
     ax.set_xticks([])
-    ax.set_yticks([] if row_labels is None else pad + np.arange(nrow) * (h + pad) + (h - 1) / 2,
-                  [] if row_labels is None else [str(s) for s in row_labels])
+    ax.set_yticks(
+        [] if row_labels is None else pad + np.arange(nrow) * (h + pad) + (h - 1) / 2,
+        [] if row_labels is None else [str(s) for s in row_labels],
+    )
     ax.tick_params(left=False)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -504,8 +516,12 @@ def animation_frames_to_gif(frames: list[np.ndarray], path: str | Path, *, fps: 
     path.parent.mkdir(parents=True, exist_ok=True)
     images = [Image.fromarray(a) for a in arrays]
     images[0].save(
-        path, format="GIF", save_all=True, append_images=images[1:],
-        duration=max(int(round(1000 / fps)), 20), loop=0,
+        path,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=max(int(round(1000 / fps)), 20),
+        loop=0,
     )
 
 

@@ -81,21 +81,29 @@ def _append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
         with (run_dir / METRICS_FILE).open("a") as handle:
             handle.write(json.dumps(record) + "\n")
     except OSError as error:
-        raise GankitError(f"metrics log in {str(run_dir)!r} could not be written ({error.strerror}); earlier checkpoints are intact") from None
+        raise GankitError(
+            f"metrics log in {str(run_dir)!r} could not be written ({error.strerror}); earlier checkpoints are intact"
+        ) from None
 
 
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool) -> None:
     if run_dir.exists() and any(run_dir.iterdir()):
         if not force:
-            raise GankitError(f"run folder {str(run_dir)!r} already exists; accepted: a new folder, --resume to continue it, or --force to replace it")
-        progress_frames = sorted((run_dir / FIGURE_DIR / "progress").glob("step-*.png"))  # else the old run's frames join the GIF
+            raise GankitError(
+                f"run folder {str(run_dir)!r} already exists; accepted: a new folder, --resume to continue it, or --force to replace it"
+            )
+        progress_frames = sorted(
+            (run_dir / FIGURE_DIR / "progress").glob("step-*.png")
+        )  # else the old run's frames join the GIF
         for path in [*list_checkpoints(run_dir), run_dir / METRICS_FILE, run_dir / CONFIG_FILE, *progress_frames]:
             path.unlink(missing_ok=True)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / CONFIG_FILE, (json.dumps(config.to_dict(), indent=2) + "\n").encode())
     except OSError as error:
-        raise GankitError(f"run folder {str(run_dir)!r} is not writable ({error.strerror}); accepted: a folder you can write to") from None
+        raise GankitError(
+            f"run folder {str(run_dir)!r} is not writable ({error.strerror}); accepted: a folder you can write to"
+        ) from None
 
 
 # ----- training -----
@@ -120,8 +128,10 @@ def _stop_signals() -> Iterator[dict[str, int]]:
     received: dict[str, int] = {}
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = {sig: signal.signal(sig, lambda signum, _frame: received.setdefault("signal", signum))
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            sig: signal.signal(sig, lambda signum, _frame: received.setdefault("signal", signum))
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
     try:
         yield received
     finally:
@@ -154,27 +164,37 @@ def _save(run_dir: Path, trainer: Trainer, keep: int) -> Path:
     try:
         save_checkpoint(path, {"config": trainer.config.to_dict(), **trainer.state_dict(), "global_rng": _global_rng()})
     except OSError as error:
-        raise GankitError(f"checkpoint {str(path)!r} could not be written ({error.strerror}); earlier checkpoints are intact") from None
+        raise GankitError(
+            f"checkpoint {str(path)!r} could not be written ({error.strerror}); earlier checkpoints are intact"
+        ) from None
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
 
 
-def train(config: TrainConfig, out: str | Path | None = None, *, force: bool = False, progress: bool = True,
-          figures: bool = True) -> "Run":
+def train(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    figures: bool = True,
+) -> Run:
     """Train a GAN as `config` says and return the finished Run.
 
     `out` is the run folder (default runs/<dataset>-<time>); an existing one is only
     replaced with `force=True` (use `resume` to continue it). Figures are written at the
     end unless `figures=False`.
     """
-    run_dir = Path(out) if out is not None else Path("runs") / f"{Path(config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = (
+        Path(out) if out is not None else Path("runs") / f"{Path(config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
     dataset = load_dataset(config)  # before touching the folder: bad data leaves nothing behind
     _prepare_run_dir(run_dir, config, force=force)
     return _train_in(run_dir, config, dataset, None, progress=progress, figures=figures)
 
 
-def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool = True, figures: bool = True) -> "Run":
+def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool = True, figures: bool = True) -> Run:
     """Continue a run from its newest checkpoint, to its configured steps or to `steps`.
 
     The result is bit-identical (on the CPU) to the run that was never interrupted: the
@@ -183,7 +203,9 @@ def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool = Tr
     """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
-        raise GankitError(f"cannot resume {str(run_dir)!r}: it holds no {CONFIG_FILE}; accepted: a run folder written by gankit train")
+        raise GankitError(
+            f"cannot resume {str(run_dir)!r}: it holds no {CONFIG_FILE}; accepted: a run folder written by gankit train"
+        )
     config = TrainConfig.from_json(run_dir / CONFIG_FILE)
     if steps is not None and steps != config.steps:
         config = config.replace(steps=steps)
@@ -196,21 +218,26 @@ def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool = Tr
         fixed = {k: v for k, v in state["config"].items() if k != "steps"}
         mismatch = [k for k, v in fixed.items() if config.to_dict().get(k) != v]
         if mismatch:
-            raise GankitError(f"checkpoint {str(checkpoints[-1])!r} was made with {mismatch[0]}={fixed[mismatch[0]]!r} but the run's "
-                              f"config has {config.to_dict().get(mismatch[0])!r}; accepted: a checkpoint of this run's config")
+            raise GankitError(
+                f"checkpoint {str(checkpoints[-1])!r} was made with {mismatch[0]}={fixed[mismatch[0]]!r} but the run's "
+                f"config has {config.to_dict().get(mismatch[0])!r}; accepted: a checkpoint of this run's config"
+            )
     return _train_in(run_dir, config, load_dataset(config), state, progress=progress, figures=figures)
 
 
-def _train_in(run_dir: Path, config: TrainConfig, dataset: Dataset, state: dict[str, Any] | None, *, progress: bool,
-              figures: bool) -> "Run":
+def _train_in(
+    run_dir: Path, config: TrainConfig, dataset: Dataset, state: dict[str, Any] | None, *, progress: bool, figures: bool
+) -> Run:
     with _threads(config, dataset), _stop_signals() as received:
         trainer = Trainer(config, dataset)
         if state is not None:
             try:
                 trainer.load_state_dict(state)
             except (RuntimeError, KeyError, ValueError) as error:
-                raise GankitError(f"the newest checkpoint of {str(run_dir)!r} does not fit the run's models "
-                                  f"({str(error).splitlines()[0][:100]}); accepted: a checkpoint of this run") from None
+                raise GankitError(
+                    f"the newest checkpoint of {str(run_dir)!r} does not fit the run's models "
+                    f"({str(error).splitlines()[0][:100]}); accepted: a checkpoint of this run"
+                ) from None
             _set_global_rng(state["global_rng"])
             _append_metrics(run_dir, {"event": "resume", "step": trainer.step})
         evaluator = _evaluator(config, dataset)
@@ -226,8 +253,11 @@ def _global_rng() -> dict[str, Any]:
     # that code a user hooks into the loop also continues exactly.
     kind, keys, position, has_gauss, cached = np.random.get_state()
     version, mt_state, gauss = random.getstate()
-    return {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
-            "python": [version, list(mt_state), gauss]}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
+        "python": [version, list(mt_state), gauss],
+    }
 
 
 def _set_global_rng(state: dict[str, Any]) -> None:
@@ -238,11 +268,26 @@ def _set_global_rng(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(mt_state), gauss))
 
 
-def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received: dict[str, int], *, progress: bool,
-          figures: bool) -> None:
+def _loop(
+    trainer: Trainer,
+    evaluator,
+    dataset: Dataset,
+    run_dir: Path,
+    received: dict[str, int],
+    *,
+    progress: bool,
+    figures: bool,
+) -> None:
     config = trainer.config
-    bar = tqdm(total=config.steps, initial=trainer.step, disable=not progress, desc=f"gankit {config.dataset}", unit="step",
-               dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(
+        total=config.steps,
+        initial=trainer.step,
+        disable=not progress,
+        desc=f"gankit {config.dataset}",
+        unit="step",
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
     window: list[torch.Tensor] = []
     started = time.perf_counter()
     try:
@@ -250,7 +295,9 @@ def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received
             window.append(trainer.train_step())
             step = trainer.step
             # The final step: the configured one, or the first past max_seconds (then treated just the same).
-            last = step == config.steps or (config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds)
+            last = step == config.steps or (
+                config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds
+            )
             log_due, eval_due = step % config.log_every == 0 or last, step % config.eval_every == 0 or last
             save_due = step % config.checkpoint_every == 0 or last or bool(received)
             if log_due or eval_due or save_due:
@@ -261,10 +308,21 @@ def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received
                 if not all(np.isfinite(means)) or not trainer.weights_are_finite():
                     raise TrainingDiverged(_divergence_message(config, step, stats, run_dir))
             if log_due:
-                _append_metrics(run_dir, {"step": step, **{k: round(v, 6) for k, v in stats.items()},
-                                          "seconds": round(time.perf_counter() - started, 3)})
-                bar.set_postfix(loss_d=f"{stats['loss_d']:.3f}", loss_g=f"{stats['loss_g']:.3f}",
-                                D_x=f"{stats['d_real']:.2f}", D_Gz=f"{stats['d_fake']:.2f}", refresh=False)
+                _append_metrics(
+                    run_dir,
+                    {
+                        "step": step,
+                        **{k: round(v, 6) for k, v in stats.items()},
+                        "seconds": round(time.perf_counter() - started, 3),
+                    },
+                )
+                bar.set_postfix(
+                    loss_d=f"{stats['loss_d']:.3f}",
+                    loss_g=f"{stats['loss_g']:.3f}",
+                    D_x=f"{stats['d_real']:.2f}",
+                    D_Gz=f"{stats['d_fake']:.2f}",
+                    refresh=False,
+                )
                 bar.update(step - bar.n)
             if eval_due:
                 _append_metrics(run_dir, {"step": step, **evaluate_trainer(trainer, evaluator, dataset)})
@@ -277,8 +335,10 @@ def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received
             if received:
                 signum = received["signal"]
                 name = signal.Signals(signum).name
-                raise TrainingInterrupted(f"{name} at step {step}: checkpoint saved; continue with: gankit train --resume {run_dir}",
-                                          128 + signum)
+                raise TrainingInterrupted(
+                    f"{name} at step {step}: checkpoint saved; continue with: gankit train --resume {run_dir}",
+                    128 + signum,
+                )
             if last:
                 break
     finally:
@@ -288,8 +348,10 @@ def _loop(trainer: Trainer, evaluator, dataset: Dataset, run_dir: Path, received
 def _divergence_message(config: TrainConfig, step: int, stats: dict[str, float], run_dir: Path) -> str:
     kept = list_checkpoints(run_dir)
     last = f"last good checkpoint: {kept[-1]}" if kept else "no checkpoint was written yet"
-    return (f"training diverged at step {step} (loss_d={stats['loss_d']}, loss_g={stats['loss_g']}); {last}; "
-            f"try a lower learning rate (lr_g={config.lr_g}, lr_d={config.lr_d}), beta1=0.5, or loss=nonsaturating")
+    return (
+        f"training diverged at step {step} (loss_d={stats['loss_d']}, loss_g={stats['loss_g']}); {last}; "
+        f"try a lower learning rate (lr_g={config.lr_g}, lr_d={config.lr_d}), beta1=0.5, or loss=nonsaturating"
+    )
 
 
 # ----- reading a run back -----
@@ -299,22 +361,35 @@ class Run:
     def __init__(self, path: str | Path, *, checkpoint: str | Path | None = None):
         self.path = Path(path)
         if not (self.path / CONFIG_FILE).is_file():
-            raise GankitError(f"run folder {str(self.path)!r} holds no {CONFIG_FILE}; accepted: a folder written by gankit train")
+            raise GankitError(
+                f"run folder {str(self.path)!r} holds no {CONFIG_FILE}; accepted: a folder written by gankit train"
+            )
         self.config = TrainConfig.from_json(self.path / CONFIG_FILE)
         checkpoints = list_checkpoints(self.path)
         if checkpoint is None and not checkpoints:
-            raise GankitError(f"run folder {str(self.path)!r} holds no checkpoint yet; accepted: a run that trained for at least one checkpoint interval")
+            raise GankitError(
+                f"run folder {str(self.path)!r} holds no checkpoint yet; accepted: a run that trained for at least one checkpoint interval"
+            )
         state = load_checkpoint(checkpoint or checkpoints[-1])
         shape = (1, 28, 28) if self.config.is_image else (state["data_mean"].numel(),)
-        self._dataset = Dataset(self.config.dataset, torch.empty(0, *shape), None, 10 if self.config.is_image else 0,
-                                state["data_mean"], state["data_std"], None)
+        self._dataset = Dataset(
+            self.config.dataset,
+            torch.empty(0, *shape),
+            None,
+            10 if self.config.is_image else 0,
+            state["data_mean"],
+            state["data_std"],
+            None,
+        )
         # Weights only: sampling and plotting need no training data.
         self.trainer = Trainer(self.config.replace(device="cpu"), self._dataset)
         try:
             self.trainer.load_state_dict(state)
         except (RuntimeError, KeyError, ValueError) as error:
-            raise GankitError(f"checkpoint of {str(self.path)!r} does not fit its config ({str(error).splitlines()[0][:100]}); "
-                              "accepted: a checkpoint of this run") from None
+            raise GankitError(
+                f"checkpoint of {str(self.path)!r} does not fit its config ({str(error).splitlines()[0][:100]}); "
+                "accepted: a checkpoint of this run"
+            ) from None
         self.trainer.G.eval()
         self.trainer.D.eval()
 

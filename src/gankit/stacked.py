@@ -50,7 +50,7 @@ ADAM_EPS = 1e-8  # torch.optim.Adam's default, as the Trainer uses it
 # Layers that act on each number alone, so that they apply to stacked (K, B, width) activations as they are.
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Identity)
 
-__all__ = ["StackedTrainer", "stack_key", "check_stackable", "keep_freed_memory", "PER_MEMBER_FIELDS", "STAT_NAMES"]
+__all__ = ["PER_MEMBER_FIELDS", "STAT_NAMES", "StackedTrainer", "check_stackable", "keep_freed_memory", "stack_key"]
 
 
 def keep_freed_memory() -> bool:
@@ -77,14 +77,18 @@ def keep_freed_memory() -> bool:
 
 def stack_key(config: TrainConfig) -> tuple[tuple[str, Any], ...]:
     """The fields that must be equal for configs to share a stack (all but PER_MEMBER_FIELDS)."""
-    return tuple((f.name, getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in PER_MEMBER_FIELDS)
+    return tuple(
+        (f.name, getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in PER_MEMBER_FIELDS
+    )
 
 
 def check_stackable(config: TrainConfig) -> None:
     """GankitError unless `config` is a toy MLP GAN (the kind a stack trains)."""
     if config.is_image or config.model != "mlp" or config.conditional:
-        raise GankitError(f"dataset={config.dataset!r} model={config.model!r} cannot be trained in a stack; "
-                          "accepted: a toy dataset or a point file with model='mlp' (image GANs train one at a time with gankit.train)")
+        raise GankitError(
+            f"dataset={config.dataset!r} model={config.model!r} cannot be trained in a stack; "
+            "accepted: a toy dataset or a point file with model='mlp' (image GANs train one at a time with gankit.train)"
+        )
     if getattr(config, "precision", "fp32") == "bf16":  # toy models train in float32 ("auto" means fp32 for them)
         raise bad_value("precision", config.precision, "fp32 or auto for a stack of toy GANs (they train in float32)")
 
@@ -137,8 +141,10 @@ class _StackedNet:
             elif isinstance(layer, ELEMENTWISE):
                 self.layers.append(layer)
             else:  # e.g. BatchNorm: weights, or statistics over the batch, that a stack would mix up
-                raise GankitError(f"a stacked network cannot hold a {type(layer).__name__} layer; "
-                                  f"accepted: Linear layers and element-wise activations ({', '.join(t.__name__ for t in ELEMENTWISE)})")
+                raise GankitError(
+                    f"a stacked network cannot hold a {type(layer).__name__} layer; "
+                    f"accepted: Linear layers and element-wise activations ({', '.join(t.__name__ for t in ELEMENTWISE)})"
+                )
         self.tanh_output = bool(getattr(template, "tanh_output", False))
         linears = [[layer for layer in module.net if isinstance(layer, nn.Linear)] for module in modules]
         params: list[torch.Tensor] = []
@@ -197,9 +203,16 @@ class _StackedAdam:
         self.groups = _groups(self.settings)
         # torch.optim.Adam(fused=True) keeps a float32 step count per parameter; here they are all equal.
         self.step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
-        self._state_views = [(setting, members, _views(self.params, members, len(self.settings)),
-                              _views(self.exp_avgs, members, len(self.settings)), _views(self.exp_avg_sqs, members, len(self.settings)))
-                             for setting, members in self.groups]
+        self._state_views = [
+            (
+                setting,
+                members,
+                _views(self.params, members, len(self.settings)),
+                _views(self.exp_avgs, members, len(self.settings)),
+                _views(self.exp_avg_sqs, members, len(self.settings)),
+            )
+            for setting, members in self.groups
+        ]
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
@@ -210,15 +223,35 @@ class _StackedAdam:
         grads = [g.contiguous() for g in grads]
         for (lr, beta1, beta2), members, params, exp_avgs, exp_avg_sqs in self._state_views:
             steps = [self.step_count] * len(params)
-            torch._fused_adam_(params, _views(grads, members, total), exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=beta1, beta2=beta2,
-                               weight_decay=0.0, eps=ADAM_EPS, amsgrad=False, maximize=False, grad_scale=None, found_inf=None)
+            torch._fused_adam_(
+                params,
+                _views(grads, members, total),
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=0.0,
+                eps=ADAM_EPS,
+                amsgrad=False,
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
 
     def member_state(self, optimizer: torch.optim.Adam, k: int) -> dict[str, Any]:
         """Member k's state in `optimizer`'s own state_dict format (optimizer: the member's Adam, not yet stepped)."""
         state = optimizer.state_dict()
-        state["state"] = {index: {"step": self.step_count.clone(), "exp_avg": _unstack(self.exp_avgs[index], index, k),
-                                  "exp_avg_sq": _unstack(self.exp_avg_sqs[index], index, k)}
-                          for index in range(len(self.params))}
+        state["state"] = {
+            index: {
+                "step": self.step_count.clone(),
+                "exp_avg": _unstack(self.exp_avgs[index], index, k),
+                "exp_avg_sq": _unstack(self.exp_avg_sqs[index], index, k),
+            }
+            for index in range(len(self.params))
+        }
         return state
 
 
@@ -246,8 +279,10 @@ class StackedTrainer:
             other = stack_key(config)
             if other != key:
                 name, value = next((a for a, b in zip(other, key) if a != b))
-                raise GankitError(f"configs of one stack differ in {name} ({value!r} vs {dict(key)[name]!r}); "
-                                  f"accepted: configs that differ only in {', '.join(PER_MEMBER_FIELDS)} (group the others into stacks)")
+                raise GankitError(
+                    f"configs of one stack differ in {name} ({value!r} vs {dict(key)[name]!r}); "
+                    f"accepted: configs that differ only in {', '.join(PER_MEMBER_FIELDS)} (group the others into stacks)"
+                )
         self.config = config = self.configs[0]  # the shared fields
         self.K = len(self.configs)
         self.datasets = list(datasets) if datasets is not None else [load_dataset(c) for c in self.configs]
@@ -255,7 +290,9 @@ class StackedTrainer:
             raise GankitError(f"{len(self.datasets)} datasets for {self.K} configs; accepted: one dataset per config")
         shapes = {tuple(d.train.shape) for d in self.datasets}
         if len(shapes) != 1:
-            raise GankitError(f"the members' training sets differ in shape ({sorted(shapes)}); accepted: training sets of one shape")
+            raise GankitError(
+                f"the members' training sets differ in shape ({sorted(shapes)}); accepted: training sets of one shape"
+            )
         self.device = resolve_device(config.device)
         self.shape = self.datasets[0].shape
 
@@ -272,8 +309,15 @@ class StackedTrainer:
         self.g_ema = [p.detach().clone() for p in self.g_params]
         self.opt_g = _StackedAdam(self.g_params, [(c.lr_g, c.beta1, c.beta2) for c in self.configs])
         self.opt_d = _StackedAdam(self.d_params, [(c.lr_d, c.beta1, c.beta2) for c in self.configs])
-        self._ema_groups = [(ema, members, _views(self.g_ema, members, self.K), _views([p.detach() for p in self.g_params], members, self.K))
-                            for ema, members in _groups([c.ema for c in self.configs])]
+        self._ema_groups = [
+            (
+                ema,
+                members,
+                _views(self.g_ema, members, self.K),
+                _views([p.detach() for p in self.g_params], members, self.K),
+            )
+            for ema, members in _groups([c.ema for c in self.configs])
+        ]
 
         self.loss = get_loss(config.loss)
         # vmap gives each member the mean over its own batch, as the Trainer computes it.
@@ -297,11 +341,15 @@ class StackedTrainer:
         if size > n:  # a batch larger than the data set: draw with replacement
             index = torch.stack([torch.randint(n, (size,), generator=rng) for rng in self.rngs])
             self._cursor = 0
-        rows = (index.to(self.device) + self._offsets).view(-1)  # member k's row i is row k * n + i of the flattened data
+        rows = (index.to(self.device) + self._offsets).view(
+            -1
+        )  # member k's row i is row k * n + i of the flattened data
         return self.data.view(-1, self.data.shape[2]).index_select(0, rows).view(self.K, size, self.data.shape[2])
 
     def _noise(self, size: int) -> torch.Tensor:
-        return torch.stack([torch.randn(size, self.config.latent_dim, generator=rng) for rng in self.rngs]).to(self.device)
+        return torch.stack([torch.randn(size, self.config.latent_dim, generator=rng) for rng in self.rngs]).to(
+            self.device
+        )
 
     # ----- one step of the K games -----
     def train_step(self) -> torch.Tensor:
@@ -324,7 +372,15 @@ class StackedTrainer:
         self.step += 1
         self._update_ema()
         with torch.no_grad():
-            return torch.stack([loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits).mean(1), torch.sigmoid(fake_logits).mean(1)], 1)
+            return torch.stack(
+                [
+                    loss_d.detach(),
+                    loss_g.detach(),
+                    torch.sigmoid(real_logits).mean(1),
+                    torch.sigmoid(fake_logits).mean(1),
+                ],
+                1,
+            )
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -368,10 +424,16 @@ class StackedTrainer:
             _StackedNet.load_member(module, params, k)
         if trainer.G_ema is not None:
             _StackedNet.load_member(trainer.G_ema, self.g_ema, k)
-        state.update(step=self.step, G=trainer.G.state_dict(), D=trainer.D.state_dict(),
-                     G_ema=trainer.G_ema.state_dict() if trainer.G_ema is not None else None,
-                     opt_g=self.opt_g.member_state(trainer.opt_g, k) if self.step else trainer.opt_g.state_dict(),
-                     opt_d=self.opt_d.member_state(trainer.opt_d, k) if self.step else trainer.opt_d.state_dict(),
-                     rng=self.rngs[k].get_state(), order=self._order[k].cpu().clone(), cursor=self._cursor)
+        state.update(
+            step=self.step,
+            G=trainer.G.state_dict(),
+            D=trainer.D.state_dict(),
+            G_ema=trainer.G_ema.state_dict() if trainer.G_ema is not None else None,
+            opt_g=self.opt_g.member_state(trainer.opt_g, k) if self.step else trainer.opt_g.state_dict(),
+            opt_d=self.opt_d.member_state(trainer.opt_d, k) if self.step else trainer.opt_d.state_dict(),
+            rng=self.rngs[k].get_state(),
+            order=self._order[k].cpu().clone(),
+            cursor=self._cursor,
+        )
         trainer.load_state_dict(state)
         return trainer

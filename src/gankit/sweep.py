@@ -50,7 +50,13 @@ from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError, bad_value
 from gankit.stacked import STAT_NAMES, StackedTrainer, check_stackable, keep_freed_memory, stack_key
 
-SWEEP_FILE, GANS_FILE, TABLE_FILE, MARKDOWN_FILE, SAMPLES_FILE = "sweep.json", "gans.csv", "table.csv", "table.md", "samples.npz"
+SWEEP_FILE, GANS_FILE, TABLE_FILE, MARKDOWN_FILE, SAMPLES_FILE = (
+    "sweep.json",
+    "gans.csv",
+    "table.csv",
+    "table.md",
+    "samples.npz",
+)
 RUNS_DIR, FIGURE_DIR = "runs", "figures"
 INTERVALS = ("t", "bootstrap")
 BOOTSTRAP_RESAMPLES = 10_000
@@ -59,12 +65,15 @@ SAMPLE_SEED, N_SAMPLES = 7, 1000  # as a run's own figures draw them
 # Metrics that are not summarised per setting: the floor is a property of the data, the ratio repeats w1.
 NOT_SUMMARISED = ("w1_floor", "w1_ratio")
 
-__all__ = ["sweep", "SweepResult", "expand", "mean_interval", "INTERVALS"]
+__all__ = ["INTERVALS", "SweepResult", "expand", "mean_interval", "sweep"]
 
 
 # ----- the plan: lists -> runs -----
-def expand(base: TrainConfig | Mapping[str, Any] | None = None, grid: Mapping[str, Sequence[Any]] | None = None,
-           seeds: int | Sequence[int] | None = None) -> list[tuple[dict[str, Any], TrainConfig]]:
+def expand(
+    base: TrainConfig | Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    seeds: int | Sequence[int] | None = None,
+) -> list[tuple[dict[str, Any], TrainConfig]]:
     """Every (setting, config) of a sweep: the cross product of `grid`'s values, each with every seed.
 
     `seeds` is a count N (seeds 0..N-1) or a list of seeds; None means DEFAULT_SEEDS, or the grid's
@@ -145,19 +154,27 @@ def mean_interval(values: Sequence[float], method: str = "t", *, level: float = 
     return mean, float(low), float(high)
 
 
-def summarise(rows: Sequence[dict[str, Any]], fields: Sequence[str], metrics: Sequence[str], method: str) -> list[dict[str, Any]]:
+def summarise(
+    rows: Sequence[dict[str, Any]], fields: Sequence[str], metrics: Sequence[str], method: str
+) -> list[dict[str, Any]]:
     """One row per setting (in order of appearance): swept values, n, diverged, metric_mean/_low/_high, w1_floor."""
     settings: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         settings.setdefault(row["setting"], []).append(row)
     table = []
     for label, members in settings.items():
-        entry: dict[str, Any] = {"setting": label, **{k: members[0][k] for k in fields}, "n": len(members),
-                                 "diverged": sum(1 for m in members if m.get("diverged_at") is not None)}
+        entry: dict[str, Any] = {
+            "setting": label,
+            **{k: members[0][k] for k in fields},
+            "n": len(members),
+            "diverged": sum(1 for m in members if m.get("diverged_at") is not None),
+        }
         for metric in metrics:
             mean, low, high = mean_interval([m.get(metric, math.nan) for m in members], method)
             entry.update({f"{metric}_mean": mean, f"{metric}_low": low, f"{metric}_high": high})
-        floors = [m["w1_floor"] for m in members if isinstance(m.get("w1_floor"), float) and math.isfinite(m["w1_floor"])]
+        floors = [
+            m["w1_floor"] for m in members if isinstance(m.get("w1_floor"), float) and math.isfinite(m["w1_floor"])
+        ]
         if floors:
             entry["w1_floor"] = float(np.mean(floors))
         table.append(entry)
@@ -186,15 +203,26 @@ class SweepResult:
     seconds: float = math.nan
 
     @classmethod
-    def load(cls, path: str | Path) -> "SweepResult":
+    def load(cls, path: str | Path) -> SweepResult:
         """Read a sweep folder back."""
         path = Path(path)
         try:
             saved = json.loads((path / SWEEP_FILE).read_text())
         except (OSError, ValueError):
-            raise GankitError(f"{str(path)!r} holds no readable {SWEEP_FILE}; accepted: a folder written by gankit sweep") from None
-        return cls(path, saved["fields"], saved["rows"], saved["table"], saved["metrics"], saved["interval"],
-                   saved.get("base", {}), saved.get("seeds", []), saved.get("seconds", math.nan))
+            raise GankitError(
+                f"{str(path)!r} holds no readable {SWEEP_FILE}; accepted: a folder written by gankit sweep"
+            ) from None
+        return cls(
+            path,
+            saved["fields"],
+            saved["rows"],
+            saved["table"],
+            saved["metrics"],
+            saved["interval"],
+            saved.get("base", {}),
+            saved.get("seeds", []),
+            saved.get("seconds", math.nan),
+        )
 
     @property
     def x(self) -> str:
@@ -209,7 +237,9 @@ class SweepResult:
         for row in self.rows:
             if row["setting"] == label and row["seed"] == seed:
                 if not row.get("run"):
-                    raise GankitError(f"GAN {label!r} seed {seed} has no run folder (diverged, or the sweep ran with save_runs=False)")
+                    raise GankitError(
+                        f"GAN {label!r} seed {seed} has no run folder (diverged, or the sweep ran with save_runs=False)"
+                    )
                 return Run(self.path / row["run"])
         raise bad_value("setting and seed", f"{label}, seed {seed}", sorted({r["setting"] for r in self.rows}))
 
@@ -220,7 +250,9 @@ class SweepResult:
         lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
         for entry in self.table:
             cells = [_show(entry[k]) for k in (self.fields or ["setting"])]
-            cells.append(f"{entry['n'] - entry['diverged']}" + (f" ({entry['diverged']} diverged)" if entry["diverged"] else ""))
+            cells.append(
+                f"{entry['n'] - entry['diverged']}" + (f" ({entry['diverged']} diverged)" if entry["diverged"] else "")
+            )
             for metric in self.metrics:
                 mean, low, high = (entry.get(f"{metric}_{s}", math.nan) for s in ("mean", "low", "high"))
                 cells.append(f"{_num(mean)} [{_num(low)}, {_num(high)}]")
@@ -240,19 +272,28 @@ class SweepResult:
         dataset = self.base.get("dataset", "")
         figures = {}
         for metric in self.metrics:
-            figure = plots.metric_vs_value(self.table, x=self.x, metric=metric, floor="w1_floor" if metric == "w1" else None)
+            figure = plots.metric_vs_value(
+                self.table, x=self.x, metric=metric, floor="w1_floor" if metric == "w1" else None
+            )
             self._add_each_gan(figure.axes[0], metric)
             n = sorted({e["n"] - e["diverged"] for e in self.table})
-            figure.axes[0].set_title(f"{Path(dataset).stem}: {metric} vs {self.x}\nmean and 95% {method} over "
-                                     f"{'/'.join(map(str, n))} seeds")
+            figure.axes[0].set_title(
+                f"{Path(dataset).stem}: {metric} vs {self.x}\nmean and 95% {method} over {'/'.join(map(str, n))} seeds"
+            )
             figures[f"{metric}_vs_{self.x}"] = figure
         if (self.path / SAMPLES_FILE).is_file():
             with np.load(self.path / SAMPLES_FILE) as saved:
-                panels = [(f"{entry['setting']} (seed {entry.get('median_seed')})", saved[f"real_{i}"], saved[f"setting_{i}"])
-                          for i, entry in enumerate(self.table) if f"setting_{i}" in saved]
+                panels = [
+                    (f"{entry['setting']} (seed {entry.get('median_seed')})", saved[f"real_{i}"], saved[f"setting_{i}"])
+                    for i, entry in enumerate(self.table)
+                    if f"setting_{i}" in saved
+                ]
             if panels:
-                figures["samples"] = samples_grid(panels, title=f"{Path(dataset).stem}: generated (orange) over real (grey), "
-                                                                "the median-W1 seed of each setting")
+                figures["samples"] = samples_grid(
+                    panels,
+                    title=f"{Path(dataset).stem}: generated (orange) over real (grey), "
+                    "the median-W1 seed of each setting",
+                )
         if save:
             for name, figure in figures.items():
                 plots.save_figure(figure, self.path / FIGURE_DIR / f"{name}.png")
@@ -263,16 +304,24 @@ class SweepResult:
         from gankit import plots
 
         labels = [entry["setting"] for entry in self.table]
-        numeric = all(isinstance(entry.get(self.x), (int, float)) and not isinstance(entry.get(self.x), bool) for entry in self.table)
-        points = [((row[self.x] if numeric else labels.index(row["setting"])), row[metric]) for row in self.rows
-                  if isinstance(row.get(metric), (int, float)) and math.isfinite(row[metric])]
+        numeric = all(
+            isinstance(entry.get(self.x), (int, float)) and not isinstance(entry.get(self.x), bool)
+            for entry in self.table
+        )
+        points = [
+            ((row[self.x] if numeric else labels.index(row["setting"])), row[metric])
+            for row in self.rows
+            if isinstance(row.get(metric), (int, float)) and math.isfinite(row[metric])
+        ]
         if points:
             xs, ys = zip(*points)
             axes.scatter(xs, ys, s=14, color=plots.GREY, alpha=0.7, linewidths=0, zorder=3, label="each GAN")
             axes.legend(loc="best", framealpha=0.9)
 
     def __repr__(self) -> str:
-        return f"SweepResult({str(self.path)!r}, fields={self.fields}, gans={len(self.rows)}, settings={len(self.table)})"
+        return (
+            f"SweepResult({str(self.path)!r}, fields={self.fields}, gans={len(self.rows)}, settings={len(self.table)})"
+        )
 
 
 def _num(value: float) -> str:
@@ -318,9 +367,18 @@ def samples_grid(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], *, title:
 
 
 # ----- training -----
-def sweep(base: TrainConfig | Mapping[str, Any] | None = None, grid: Mapping[str, Sequence[Any]] | None = None, *,
-          seeds: int | Sequence[int] | None = None, out: str | Path | None = None, interval: str = "t",
-          force: bool = False, progress: bool = True, save_runs: bool = True, figures: bool = True) -> SweepResult:
+def sweep(
+    base: TrainConfig | Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    seeds: int | Sequence[int] | None = None,
+    out: str | Path | None = None,
+    interval: str = "t",
+    force: bool = False,
+    progress: bool = True,
+    save_runs: bool = True,
+    figures: bool = True,
+) -> SweepResult:
     """Train every setting of `grid` (cross product) with every seed, many GANs at once, and summarise.
 
     `base` is the TrainConfig (or dict of fields) that the grid's values override; `seeds` is a
@@ -335,7 +393,11 @@ def sweep(base: TrainConfig | Mapping[str, Any] | None = None, grid: Mapping[str
     plan = expand(base_config, grid, seeds)
     fields = [k for k in (grid or {}) if k != "seed"]
     seed_list = list(dict.fromkeys(config.seed for _, config in plan))
-    out_dir = Path(out) if out is not None else Path("runs") / f"sweep-{Path(base_config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out_dir = (
+        Path(out)
+        if out is not None
+        else Path("runs") / f"sweep-{Path(base_config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
     _prepare(out_dir, force=force)
 
     keep_freed_memory()
@@ -349,10 +411,18 @@ def sweep(base: TrainConfig | Mapping[str, Any] | None = None, grid: Mapping[str
     evaluators: dict[tuple, Any] = {}
     for number, members in enumerate(stacks.values(), start=1):
         configs = [plan[i][1] for i in members]
-        member_data = [_cached(datasets, (c.dataset, c.n_samples, c.noise, c.seed), lambda c=c: load_dataset(c)) for c in configs]
-        results = _train_stack(configs, member_data, evaluators, out_dir if save_runs else None,
-                               [_folder_name(plan[i][0], plan[i][1].seed) for i in members],
-                               desc=f"sweep {number}/{len(stacks)}", progress=progress)
+        member_data = [
+            _cached(datasets, (c.dataset, c.n_samples, c.noise, c.seed), lambda c=c: load_dataset(c)) for c in configs
+        ]
+        results = _train_stack(
+            configs,
+            member_data,
+            evaluators,
+            out_dir if save_runs else None,
+            [_folder_name(plan[i][0], plan[i][1].seed) for i in members],
+            desc=f"sweep {number}/{len(stacks)}",
+            progress=progress,
+        )
         for i, (result, points) in zip(members, results):
             setting, config = plan[i]
             rows[i] = {"setting": setting_label(setting), **setting, "seed": config.seed, **result}
@@ -362,8 +432,17 @@ def sweep(base: TrainConfig | Mapping[str, Any] | None = None, grid: Mapping[str
     metrics = _metric_names(done, fields)
     table = summarise(done, fields, metrics, interval)
     _save_samples(out_dir, table, done, samples, [config for _, config in plan])
-    result = SweepResult(out_dir, fields, done, table, metrics, interval, base_config.to_dict(), seed_list,
-                         round(time.perf_counter() - started, 3))
+    result = SweepResult(
+        out_dir,
+        fields,
+        done,
+        table,
+        metrics,
+        interval,
+        base_config.to_dict(),
+        seed_list,
+        round(time.perf_counter() - started, 3),
+    )
     _write_outputs(result, {k: v for k, v in (grid or {}).items() if k != "seed"})
     if figures:
         result.plot()
@@ -379,10 +458,14 @@ def _cached(cache: dict, key: tuple, make):
 def _prepare(out_dir: Path, *, force: bool) -> None:
     if out_dir.exists() and any(out_dir.iterdir()):
         if not force:
-            raise GankitError(f"sweep folder {str(out_dir)!r} already exists; accepted: a new folder, or --force to replace it")
+            raise GankitError(
+                f"sweep folder {str(out_dir)!r} already exists; accepted: a new folder, or --force to replace it"
+            )
         if not (out_dir / SWEEP_FILE).is_file():
-            raise GankitError(f"{str(out_dir)!r} is not empty and holds no {SWEEP_FILE}, so --force will not clear it; "
-                              "accepted: a new folder or an earlier sweep folder")
+            raise GankitError(
+                f"{str(out_dir)!r} is not empty and holds no {SWEEP_FILE}, so --force will not clear it; "
+                "accepted: a new folder or an earlier sweep folder"
+            )
         for name in (SWEEP_FILE, GANS_FILE, TABLE_FILE, MARKDOWN_FILE, SAMPLES_FILE):
             (out_dir / name).unlink(missing_ok=True)
         for name in (RUNS_DIR, FIGURE_DIR):
@@ -390,7 +473,9 @@ def _prepare(out_dir: Path, *, force: bool) -> None:
     try:
         (out_dir / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise GankitError(f"sweep folder {str(out_dir)!r} is not writable ({error.strerror}); accepted: a folder you can write to") from None
+        raise GankitError(
+            f"sweep folder {str(out_dir)!r} is not writable ({error.strerror}); accepted: a folder you can write to"
+        ) from None
 
 
 def stack_threads(config: TrainConfig, members: int) -> int:
@@ -402,8 +487,16 @@ def stack_threads(config: TrainConfig, members: int) -> int:
     return 1 if members == 1 else (os.cpu_count() or 1)
 
 
-def _train_stack(configs: list[TrainConfig], datasets: list[Dataset], evaluators: dict, out_dir: Path | None,
-                 names: list[str], *, desc: str, progress: bool) -> list[tuple[dict[str, Any], np.ndarray | None]]:
+def _train_stack(
+    configs: list[TrainConfig],
+    datasets: list[Dataset],
+    evaluators: dict,
+    out_dir: Path | None,
+    names: list[str],
+    *,
+    desc: str,
+    progress: bool,
+) -> list[tuple[dict[str, Any], np.ndarray | None]]:
     """Train one stack to its steps; per member: (its row of results, its N_SAMPLES generated points or None
     if it diverged); its run folder is written under out_dir when that is given."""
     from tqdm.auto import tqdm
@@ -419,13 +512,21 @@ def _train_stack(configs: list[TrainConfig], datasets: list[Dataset], evaluators
         diverged_at: list[int | None] = [None] * len(configs)
         window: list[torch.Tensor] = []
         started = time.perf_counter()
-        bar = tqdm(total=config.steps, disable=not progress, desc=f"{desc} ({len(configs)} GANs)", unit="step",
-                   dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(
+            total=config.steps,
+            disable=not progress,
+            desc=f"{desc} ({len(configs)} GANs)",
+            unit="step",
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
         try:
             while stack.step < config.steps:
                 window.append(stack.train_step())
                 step = stack.step
-                last = step == config.steps or (config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds)
+                last = step == config.steps or (
+                    config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds
+                )
                 if step % config.log_every == 0 or last:
                     means = torch.stack(window).mean(0)  # (K, 4): one host sync per logging window
                     window.clear()
@@ -437,7 +538,9 @@ def _train_stack(configs: list[TrainConfig], datasets: list[Dataset], evaluators
                         if not finite[k]:
                             diverged_at[k] = step
                             continue
-                        logs[k].append({"step": step, **{n: round(v, 6) for n, v in zip(STAT_NAMES, values)}, "seconds": seconds})
+                        logs[k].append(
+                            {"step": step, **{n: round(v, 6) for n, v in zip(STAT_NAMES, values)}, "seconds": seconds}
+                        )
                     bar.update(step - bar.n)
                 if last:
                     break
@@ -451,13 +554,17 @@ def _train_stack(configs: list[TrainConfig], datasets: list[Dataset], evaluators
             trainer = stack.member_trainer(k)
             points = None
             if diverged_at[k] is None:
-                evaluator = _cached(evaluators, (member.dataset, member.noise), lambda m=member, d=dataset: _evaluator(m, d))
+                evaluator = _cached(
+                    evaluators, (member.dataset, member.noise), lambda m=member, d=dataset: _evaluator(m, d)
+                )
                 evaluation = evaluate_trainer(trainer, evaluator, dataset)
                 result.update(evaluation)
                 logs[k].append({"step": stack.step, **evaluation})
                 points = dataset.to_data_space(trainer.generate(N_SAMPLES, seed=SAMPLE_SEED)).numpy()  # = Run.sample
             if out_dir is not None:
-                result["run"] = _write_member(out_dir / RUNS_DIR / names[k], trainer, logs[k], save=diverged_at[k] is None)
+                result["run"] = _write_member(
+                    out_dir / RUNS_DIR / names[k], trainer, logs[k], save=diverged_at[k] is None
+                )
             result["seconds"] = round(train_seconds / len(configs), 4)  # the stack's training time, per GAN
             results.append((result, points))
         return results
@@ -487,8 +594,13 @@ def _metric_names(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> list
     return sorted(names, key=lambda n: n != "w1")
 
 
-def _save_samples(out_dir: Path, table: list[dict[str, Any]], rows: list[dict[str, Any]], samples: list[np.ndarray | None],
-                  configs: list[TrainConfig]) -> None:
+def _save_samples(
+    out_dir: Path,
+    table: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    samples: list[np.ndarray | None],
+    configs: list[TrainConfig],
+) -> None:
     """samples.npz: for each setting, its median-W1 seed's generated points and fresh real points (data units)."""
     arrays: dict[str, np.ndarray] = {}
     real: dict[tuple, np.ndarray] = {}
@@ -500,17 +612,26 @@ def _save_samples(out_dir: Path, table: list[dict[str, Any]], rows: list[dict[st
         k = next(i for i in members if rows[i] is median)
         config = configs[k]
         arrays[f"setting_{index}"] = samples[k]
-        arrays[f"real_{index}"] = _cached(real, (config.dataset, config.noise),
-                                          lambda c=config: load_dataset(c).fresh(N_SAMPLES, SAMPLE_SEED))
+        arrays[f"real_{index}"] = _cached(
+            real, (config.dataset, config.noise), lambda c=config: load_dataset(c).fresh(N_SAMPLES, SAMPLE_SEED)
+        )
         entry["median_seed"] = median["seed"]
     np.savez(out_dir / SAMPLES_FILE, **arrays)
 
 
 def _write_outputs(result: SweepResult, grid: Mapping[str, Any]) -> None:
     path = result.path
-    saved = {"base": result.base, "grid": {k: [_jsonable(v) for v in values] for k, values in grid.items()},
-             "seeds": result.seeds, "fields": result.fields, "metrics": result.metrics, "interval": result.interval,
-             "seconds": result.seconds, "rows": result.rows, "table": result.table}
+    saved = {
+        "base": result.base,
+        "grid": {k: [_jsonable(v) for v in values] for k, values in grid.items()},
+        "seeds": result.seeds,
+        "fields": result.fields,
+        "metrics": result.metrics,
+        "interval": result.interval,
+        "seconds": result.seconds,
+        "rows": result.rows,
+        "table": result.table,
+    }
     (path / SWEEP_FILE).write_text(json.dumps(_jsonable(saved), indent=1, allow_nan=True) + "\n")
     _write_csv(path / GANS_FILE, result.rows)
     _write_csv(path / TABLE_FILE, result.table)
@@ -525,7 +646,9 @@ def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _show(v) if isinstance(v, (tuple, list)) else ("" if v is None else v) for k, v in row.items()})
+            writer.writerow(
+                {k: _show(v) if isinstance(v, (tuple, list)) else ("" if v is None else v) for k, v in row.items()}
+            )
 
 
 def _jsonable(value: Any) -> Any:

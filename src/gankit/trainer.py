@@ -133,15 +133,18 @@ class Trainer:
         if self.G_ema is not None:
             self._update_ema()
         with torch.no_grad():
-            return torch.stack([loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()])
+            return torch.stack(
+                [loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]
+            )
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _score(self, real: torch.Tensor, fake: torch.Tensor, real_labels: torch.Tensor | None,
-               fake_labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _score(
+        self, real: torch.Tensor, fake: torch.Tensor, real_labels: torch.Tensor | None, fake_labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """D's float32 logits of the real and the fake batch."""
         if not self._one_d_pass:
             return self.D(real, real_labels).float(), self.D(fake, fake_labels).float()
@@ -150,27 +153,49 @@ class Trainer:
         return logits[: len(real)], logits[len(real) :]
 
     @torch.no_grad()
-    def _adam_step(self, optimizer: torch.optim.Adam, params: list[torch.Tensor], grads: tuple[torch.Tensor, ...]) -> None:
+    def _adam_step(
+        self, optimizer: torch.optim.Adam, params: list[torch.Tensor], grads: tuple[torch.Tensor, ...]
+    ) -> None:
         """What `optimizer.step()` does with these gradients, bit for bit (the same fused kernel on the
         optimizer's own state), without its per-call Python work, which costs as much as the kernel
         on toy models. The state is created on the first step as Adam(fused=True) creates it."""
         lists = self._adam_lists.get(id(optimizer))
-        if lists is None or lists[0][0] is not optimizer.state.get(params[0], {}).get("exp_avg"):  # new, or replaced by load_state_dict
+        if lists is None or lists[0][0] is not optimizer.state.get(params[0], {}).get(
+            "exp_avg"
+        ):  # new, or replaced by load_state_dict
             for p in params:
                 state = optimizer.state[p]
                 if not state:
-                    state.update(step=torch.zeros((), dtype=torch.float32, device=p.device),
-                                 exp_avg=torch.zeros_like(p, memory_format=torch.preserve_format),
-                                 exp_avg_sq=torch.zeros_like(p, memory_format=torch.preserve_format))
+                    state.update(
+                        step=torch.zeros((), dtype=torch.float32, device=p.device),
+                        exp_avg=torch.zeros_like(p, memory_format=torch.preserve_format),
+                        exp_avg_sq=torch.zeros_like(p, memory_format=torch.preserve_format),
+                    )
             lists = tuple([optimizer.state[p][key] for p in params] for key in ("exp_avg", "exp_avg_sq", "step"))
             self._adam_lists[id(optimizer)] = lists
         exp_avgs, exp_avg_sqs, steps = lists
         group = optimizer.param_groups[0]
-        grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(params, grads)]  # the kernel needs p's layout
+        grads = [
+            g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(params, grads)
+        ]  # the kernel needs p's layout
         torch._foreach_add_(steps, 1)
-        torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"], beta1=group["betas"][0],
-                           beta2=group["betas"][1], weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
-                           grad_scale=None, found_inf=None)
+        torch._fused_adam_(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            amsgrad=False,
+            lr=group["lr"],
+            beta1=group["betas"][0],
+            beta2=group["betas"][1],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+            grad_scale=None,
+            found_inf=None,
+        )
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -187,7 +212,9 @@ class Trainer:
 
     # ----- sampling -----
     @torch.no_grad()
-    def generate(self, n: int, *, seed: int, labels: torch.Tensor | None = None, batch_size: int = 2500) -> torch.Tensor:
+    def generate(
+        self, n: int, *, seed: int, labels: torch.Tensor | None = None, batch_size: int = 2500
+    ) -> torch.Tensor:
         """n generated samples in model space, drawn with their own generator (the training RNG is untouched)."""
         rng = torch.Generator().manual_seed(seed)
         generator = self.sampler
@@ -199,7 +226,11 @@ class Trainer:
             z = torch.randn(size, self.config.latent_dim, generator=rng).to(self.device)
             chunk_labels = None
             if self.n_classes:
-                chunk_labels = labels[start : start + size] if labels is not None else torch.randint(self.n_classes, (size,), generator=rng)
+                chunk_labels = (
+                    labels[start : start + size]
+                    if labels is not None
+                    else torch.randint(self.n_classes, (size,), generator=rng)
+                )
                 chunk_labels = chunk_labels.to(self.device)
             # G sees at most GENERATE_PIECE samples at once (the same z, drawn above): a DCGAN's activations
             # for 2,500 images at once took 340 MB more than its whole training.

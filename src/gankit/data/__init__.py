@@ -25,8 +25,19 @@ from gankit.data.toy import (
     ring_means,
 )
 
-__all__ = ["Dataset", "load_dataset", "TOY_GENERATORS", "make_circle", "make_moons", "make_swiss_roll",
-           "make_ring", "make_grid", "load_points", "ring_means", "grid_means"]
+__all__ = [
+    "TOY_GENERATORS",
+    "Dataset",
+    "grid_means",
+    "load_dataset",
+    "load_points",
+    "make_circle",
+    "make_grid",
+    "make_moons",
+    "make_ring",
+    "make_swiss_roll",
+    "ring_means",
+]
 
 TOY_GENERATORS: dict[str, Callable[..., np.ndarray]] = {
     "circle": make_circle,

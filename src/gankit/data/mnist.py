@@ -113,13 +113,17 @@ def _read_bytes(path: Path) -> tuple[bytes, bytes]:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise GankitError(f"{str(path)!r} could not be read ({error.strerror or error}); accepted: a readable IDX file") from None
+        raise GankitError(
+            f"{str(path)!r} could not be read ({error.strerror or error}); accepted: a readable IDX file"
+        ) from None
     if data[:2] != b"\x1f\x8b":
         return data, data
     try:
         return data, gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as error:
-        raise GankitError(f"{str(path)!r} is a damaged or truncated gzip file ({error}); accepted: a complete .gz IDX file") from None
+        raise GankitError(
+            f"{str(path)!r} is a damaged or truncated gzip file ({error}); accepted: a complete .gz IDX file"
+        ) from None
 
 
 def _parse_idx(path: Path, payload: bytes) -> np.ndarray:
@@ -134,7 +138,9 @@ def _parse_idx(path: Path, payload: bytes) -> np.ndarray:
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(payload) < header:
-        raise GankitError(f"{str(path)!r} is truncated inside its IDX header ({len(payload)} bytes); accepted: a complete IDX file")
+        raise GankitError(
+            f"{str(path)!r} is truncated inside its IDX header ({len(payload)} bytes); accepted: a complete IDX file"
+        )
     dims = tuple(int(size) for size in np.frombuffer(payload, dtype=">u4", count=ndim, offset=4))
     expected = header + math.prod(dims)
     if len(payload) != expected:

@@ -104,7 +104,9 @@ def load_points(path: str | Path) -> np.ndarray:
     if path.suffix.lower() not in (".csv", ".npy"):
         raise bad_value("data_path", str(path), "a .csv or .npy file")
     if not path.is_file():
-        raise GankitError(f"data_path={str(path)!r} does not exist or is not a file; accepted: an existing .csv or .npy file")
+        raise GankitError(
+            f"data_path={str(path)!r} does not exist or is not a file; accepted: an existing .csv or .npy file"
+        )
     try:
         if path.suffix.lower() == ".npy":
             points = np.load(path, allow_pickle=False)
@@ -115,12 +117,18 @@ def load_points(path: str | Path) -> np.ndarray:
         raise
     except (ValueError, OSError, EOFError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise GankitError(f"data_path={str(path)!r} could not be read ({reason}); accepted: a numeric 2-D array in .npy or .csv") from None
+        raise GankitError(
+            f"data_path={str(path)!r} could not be read ({reason}); accepted: a numeric 2-D array in .npy or .csv"
+        ) from None
     if points.ndim != 2 or points.shape[0] < 2 or points.shape[1] < 1:
-        raise GankitError(f"data_path={str(path)!r} holds an array of shape {points.shape}; accepted: shape (N, dim) with N >= 2")
+        raise GankitError(
+            f"data_path={str(path)!r} holds an array of shape {points.shape}; accepted: shape (N, dim) with N >= 2"
+        )
     bad_rows = np.flatnonzero(~np.isfinite(points).all(axis=1))
     if bad_rows.size:
-        raise GankitError(f"data_path={str(path)!r} has a NaN or infinite value in row {bad_rows[0]}; accepted: finite numbers only")
+        raise GankitError(
+            f"data_path={str(path)!r} has a NaN or infinite value in row {bad_rows[0]}; accepted: finite numbers only"
+        )
     return points.astype(np.float32)
 
 

@@ -61,10 +61,17 @@ class MNISTClassifier(nn.Module):
         # Pooling before batch-norm and ReLU (ReLU commutes with max-pooling) does those on a quarter of
         # the values; with channels-last weights this trains twice as fast on a CPU as conv-BN-ReLU-pool.
         self.body = nn.Sequential(
-            nn.Conv2d(1, 16, 5, padding=2, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(16), nn.ReLU(),  # 16 x 14 x 14
-            nn.Conv2d(16, 32, 5, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU(),  # 32 x 5 x 5
+            nn.Conv2d(1, 16, 5, padding=2, bias=False),
+            nn.MaxPool2d(2),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),  # 16 x 14 x 14
+            nn.Conv2d(16, 32, 5, bias=False),
+            nn.MaxPool2d(2),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),  # 32 x 5 x 5
             nn.Flatten(),
-            nn.Linear(32 * 5 * 5, n_features), nn.ReLU(),
+            nn.Linear(32 * 5 * 5, n_features),
+            nn.ReLU(),
         )
         self.head = nn.Linear(n_features, n_classes)
         self.metadata: dict[str, str] = {}  # what the cache file says: test accuracy, seed, version, ...
@@ -114,17 +121,23 @@ def _read_cache(path: Path) -> MNISTClassifier | None:
             state = {key: handle.get_tensor(key) for key in handle.keys()}
     except (OSError, SafetensorError, ValueError, RuntimeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise GankitError(f"classifier cache {str(path)!r} could not be read ({reason}); "
-                          "accepted: a file written by gankit (delete it to train the classifier again)") from None
+        raise GankitError(
+            f"classifier cache {str(path)!r} could not be read ({reason}); "
+            "accepted: a file written by gankit (delete it to train the classifier again)"
+        ) from None
     if metadata.get("format") != FORMAT:
-        raise GankitError(f"{str(path)!r} is not a gankit classifier (metadata format={metadata.get('format')!r}); "
-                          f"accepted: a file written by gankit (delete it to train the classifier again)")
+        raise GankitError(
+            f"{str(path)!r} is not a gankit classifier (metadata format={metadata.get('format')!r}); "
+            f"accepted: a file written by gankit (delete it to train the classifier again)"
+        )
     model = MNISTClassifier()
     try:
         model.load_state_dict(state)
     except RuntimeError:
-        raise GankitError(f"classifier cache {str(path)!r} holds weights of another shape; "
-                          "accepted: a file written by this gankit (delete it to train the classifier again)") from None
+        raise GankitError(
+            f"classifier cache {str(path)!r} holds weights of another shape; "
+            "accepted: a file written by this gankit (delete it to train the classifier again)"
+        ) from None
     model.metadata = metadata
     return model
 
@@ -137,16 +150,20 @@ def _write_cache(path: Path, model: MNISTClassifier, metadata: dict[str, str]) -
         handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
         handle.close()
     except OSError as error:
-        raise GankitError(f"classifier cache folder {str(path.parent)!r} is not writable ({error.strerror or error}); "
-                          f"accepted: a writable folder as cache_dir or ${CLASSIFIER_DIR_ENV}") from None
+        raise GankitError(
+            f"classifier cache folder {str(path.parent)!r} is not writable ({error.strerror or error}); "
+            f"accepted: a writable folder as cache_dir or ${CLASSIFIER_DIR_ENV}"
+        ) from None
     temp = Path(handle.name)
     try:
         state = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
         save_file(state, str(temp), metadata=metadata)
         os.replace(temp, path)
     except OSError as error:
-        raise GankitError(f"classifier cache {str(path)!r} could not be written ({error.strerror or error}); "
-                          f"accepted: a writable folder with free space as cache_dir or ${CLASSIFIER_DIR_ENV}") from None
+        raise GankitError(
+            f"classifier cache {str(path)!r} could not be written ({error.strerror or error}); "
+            f"accepted: a writable folder with free space as cache_dir or ${CLASSIFIER_DIR_ENV}"
+        ) from None
     finally:
         temp.unlink(missing_ok=True)
 
@@ -164,7 +181,11 @@ def _accuracy(model: MNISTClassifier, images: torch.Tensor, labels: torch.Tensor
 
 
 def train_classifier(
-    dataset: str = "mnist", *, data_dir: str | Path | None = None, seed: int = SEED, epochs: int = EPOCHS,
+    dataset: str = "mnist",
+    *,
+    data_dir: str | Path | None = None,
+    seed: int = SEED,
+    epochs: int = EPOCHS,
     progress: bool = True,
 ) -> MNISTClassifier:
     """Train a fresh classifier on the training split (Adam with a one-cycle schedule, batch 128, no augmentation).
@@ -193,12 +214,17 @@ def train_classifier(
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=MAX_LR, total_steps=epochs * steps_per_epoch)
         order = torch.Generator().manual_seed(seed)
         model.train()
-        with tqdm(total=epochs * steps_per_epoch, desc=f"training the {dataset} classifier (once)", unit="step",
-                  disable=not progress, leave=False) as bar:
+        with tqdm(
+            total=epochs * steps_per_epoch,
+            desc=f"training the {dataset} classifier (once)",
+            unit="step",
+            disable=not progress,
+            leave=False,
+        ) as bar:
             for _ in range(epochs):
                 permutation = torch.randperm(len(images), generator=order)
                 for step in range(steps_per_epoch):
-                    index = permutation[step * BATCH_SIZE:(step + 1) * BATCH_SIZE]
+                    index = permutation[step * BATCH_SIZE : (step + 1) * BATCH_SIZE]
                     loss = F.cross_entropy(model(images[index]), labels[index])
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -213,17 +239,28 @@ def train_classifier(
     from gankit import __version__
 
     model.metadata = {
-        "format": FORMAT, "version": FORMAT_VERSION, "dataset": dataset, "seed": str(seed), "epochs": str(epochs),
-        "test_accuracy": f"{accuracy:.4f}", "train_seconds": f"{seconds:.1f}", "train_cpu_seconds": f"{cpu_seconds:.1f}",
-        "threads": str(torch.get_num_threads()), "gankit_version": __version__,
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "dataset": dataset,
+        "seed": str(seed),
+        "epochs": str(epochs),
+        "test_accuracy": f"{accuracy:.4f}",
+        "train_seconds": f"{seconds:.1f}",
+        "train_cpu_seconds": f"{cpu_seconds:.1f}",
+        "threads": str(torch.get_num_threads()),
+        "gankit_version": __version__,
         "torch_version": torch.__version__,
     }
     return model
 
 
 def load_classifier(
-    *, dataset: str = "mnist", data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-    train_if_missing: bool = True, progress: bool = True,
+    *,
+    dataset: str = "mnist",
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    train_if_missing: bool = True,
+    progress: bool = True,
 ) -> MNISTClassifier:
     """The cached classifier of `dataset` ("mnist" or "fashion_mnist"), trained and cached first if missing.
 
@@ -238,14 +275,19 @@ def load_classifier(
         if model is not None:
             return _finish(model)
     if not train_if_missing:
-        raise GankitError(f"no {dataset} classifier is cached at {str(path)!r} and train_if_missing=False; accepted: "
-                          f"train_if_missing=True (trains it in about a minute), or cache_dir or ${CLASSIFIER_DIR_ENV} naming a "
-                          "folder that holds one")
+        raise GankitError(
+            f"no {dataset} classifier is cached at {str(path)!r} and train_if_missing=False; accepted: "
+            f"train_if_missing=True (trains it in about a minute), or cache_dir or ${CLASSIFIER_DIR_ENV} naming a "
+            "folder that holds one"
+        )
     model = train_classifier(dataset, data_dir=data_dir, progress=progress)
     _write_cache(path, model, model.metadata)
     if progress:
-        print(f"{dataset} classifier: test accuracy {float(model.metadata['test_accuracy']):.2%} after "
-              f"{model.metadata['train_seconds']} s of training; cached at {str(path)!r}", file=sys.stderr)
+        print(
+            f"{dataset} classifier: test accuracy {float(model.metadata['test_accuracy']):.2%} after "
+            f"{model.metadata['train_seconds']} s of training; cached at {str(path)!r}",
+            file=sys.stderr,
+        )
     return model
 
 
@@ -257,7 +299,9 @@ def _as_images(images) -> torch.Tensor:
         try:
             tensor = torch.from_numpy(np.asarray(images, dtype=np.float32))
         except (TypeError, ValueError):
-            raise bad_value("images", type(images).__name__, "a float tensor or array of shape (N, 1, 28, 28)") from None
+            raise bad_value(
+                "images", type(images).__name__, "a float tensor or array of shape (N, 1, 28, 28)"
+            ) from None
     n = tensor.shape[0] if tensor.dim() else 0
     if tuple(tensor.shape) in ((n, 28, 28), (n, 784)):
         tensor = tensor.reshape(n, 1, 28, 28)
@@ -282,7 +326,7 @@ def embed(classifier: MNISTClassifier, images, *, batch_size: int = 1000) -> tup
     try:
         with torch.no_grad():
             for start in range(0, len(tensor), batch_size):
-                batch = tensor[start:start + batch_size].to(parameter.device, parameter.dtype)
+                batch = tensor[start : start + batch_size].to(parameter.device, parameter.dtype)
                 f, logits = classifier.features_and_logits(batch)
                 features.append(f.to("cpu", torch.float64))
                 probs.append(torch.softmax(logits.to("cpu", torch.float64), dim=1))
@@ -329,8 +373,10 @@ def frechet_distance_from_statistics(mu_a, cov_a, mu_b, cov_b, *, sqrt_cov_a: np
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
     cov_a, cov_b = np.atleast_2d(np.asarray(cov_a, np.float64)), np.atleast_2d(np.asarray(cov_b, np.float64))
     if mu_a.shape != mu_b.shape or cov_a.shape != cov_b.shape or cov_a.shape != mu_a.shape * 2:
-        raise GankitError(f"Frechet distance needs statistics of the same dimension, got means {mu_a.shape} and {mu_b.shape}, "
-                          f"covariances {cov_a.shape} and {cov_b.shape}; accepted: (F,) means and (F, F) covariances")
+        raise GankitError(
+            f"Frechet distance needs statistics of the same dimension, got means {mu_a.shape} and {mu_b.shape}, "
+            f"covariances {cov_a.shape} and {cov_b.shape}; accepted: (F,) means and (F, F) covariances"
+        )
     if not all(np.isfinite(x).all() for x in (mu_a, mu_b, cov_a, cov_b)):
         return math.nan
     sqrt_a = _psd_sqrt(cov_a) if sqrt_cov_a is None else sqrt_cov_a
@@ -348,8 +394,10 @@ def frechet_distance(features_a, features_b) -> float:
     """
     a, b = _as_matrix("features_a", features_a, 2), _as_matrix("features_b", features_b, 2)
     if a.shape[1] != b.shape[1]:
-        raise GankitError(f"Frechet distance needs features of the same width, got {a.shape[1]} and {b.shape[1]}; "
-                          "accepted: two arrays (N_a, F) and (N_b, F)")
+        raise GankitError(
+            f"Frechet distance needs features of the same width, got {a.shape[1]} and {b.shape[1]}; "
+            "accepted: two arrays (N_a, F) and (N_b, F)"
+        )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         return math.nan
     return frechet_distance_from_statistics(*feature_statistics(a), *feature_statistics(b))
@@ -358,7 +406,9 @@ def frechet_distance(features_a, features_b) -> float:
 def _as_probs(probs) -> np.ndarray:
     probs = _as_matrix("probs", probs)
     if np.isfinite(probs).all() and (probs < 0).any():
-        raise GankitError("probs has negative entries; accepted: class probabilities (N, C), e.g. the softmax from embed()")
+        raise GankitError(
+            "probs has negative entries; accepted: class probabilities (N, C), e.g. the softmax from embed()"
+        )
     return probs
 
 
@@ -411,8 +461,15 @@ class ImageEvaluator:
     FD depends on the sample size: compare generators at the same number of images, ideally `n_reference`.
     """
 
-    def __init__(self, *, dataset: str = "mnist", data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-                 n_reference: int = 10_000, progress: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        dataset: str = "mnist",
+        data_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        n_reference: int = 10_000,
+        progress: bool = True,
+    ) -> None:
         from gankit.data.mnist import load_mnist
 
         _check_dataset(dataset)
@@ -421,12 +478,19 @@ class ImageEvaluator:
         test_images, test_labels = load_mnist("test", dataset=dataset, data_dir=data_dir)
         train_images, _ = load_mnist("train", dataset=dataset, data_dir=data_dir)
         limit = min(len(test_images), len(train_images))
-        if isinstance(n_reference, bool) or not isinstance(n_reference, (int, np.integer)) or not 2 <= n_reference <= limit:
+        if (
+            isinstance(n_reference, bool)
+            or not isinstance(n_reference, (int, np.integer))
+            or not 2 <= n_reference <= limit
+        ):
             raise bad_value("n_reference", n_reference, f"an integer from 2 to {limit}")
         self.n_reference = int(n_reference)
         rng = np.random.default_rng(REFERENCE_SEED)
-        test_index = np.arange(len(test_images)) if n_reference == len(test_images) else \
-            np.sort(rng.choice(len(test_images), n_reference, replace=False))
+        test_index = (
+            np.arange(len(test_images))
+            if n_reference == len(test_images)
+            else np.sort(rng.choice(len(test_images), n_reference, replace=False))
+        )
         train_index = np.sort(rng.choice(len(train_images), n_reference, replace=False))
         reference_features, reference_probs = embed(self.classifier, test_images[torch.from_numpy(test_index)])
         self.test_accuracy = label_accuracy(reference_probs, test_labels[torch.from_numpy(test_index)])

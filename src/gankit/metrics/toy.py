@@ -71,7 +71,9 @@ class ToyEvaluator:
     `fresh(n, seed)` draws real points in data units; `sample(n)` draws generated ones.
     """
 
-    def __init__(self, dataset_name: str, fresh, *, size: int = EVAL_SIZE, seed: int = 12345, noise: float | None = None):
+    def __init__(
+        self, dataset_name: str, fresh, *, size: int = EVAL_SIZE, seed: int = 12345, noise: float | None = None
+    ):
         self.name, self.size = dataset_name, size
         self.reference = fresh(size, seed)
         self.floor = wasserstein1(self.reference, fresh(size, seed + 1))

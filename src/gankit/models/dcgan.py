@@ -58,7 +58,11 @@ class DCGANGenerator(nn.Module):
         widths = [latent_dim + n_classes, *hidden]
         layers: list[nn.Module] = []
         for width_in, width_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out), nn.ReLU()]  # BN follows: no bias
+            layers += [
+                nn.Linear(width_in, width_out, bias=False),
+                nn.BatchNorm1d(width_out),
+                nn.ReLU(),
+            ]  # BN follows: no bias
         self.project = nn.Sequential(*layers, nn.Linear(widths[-1], 2 * width * 7 * 7, bias=False))
         self.net = nn.Sequential(
             nn.BatchNorm2d(2 * width),

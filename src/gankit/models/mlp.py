@@ -9,7 +9,9 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def _mlp(widths: Sequence[int], activation: type[nn.Module], *, batch_norm: bool = False, **activation_args) -> nn.Sequential:
+def _mlp(
+    widths: Sequence[int], activation: type[nn.Module], *, batch_norm: bool = False, **activation_args
+) -> nn.Sequential:
     """Linear layers between consecutive widths, with the activation between them (not after the last).
 
     `batch_norm` puts a BatchNorm1d before each of those activations (after every linear layer but the last).
@@ -34,8 +36,16 @@ class MLPGenerator(nn.Module):
     4,500 steps, against ~310 with it after 3,000), while toy models train well without it.
     """
 
-    def __init__(self, latent_dim: int, data_shape: Sequence[int], hidden: Sequence[int] = (128, 128),
-                 *, n_classes: int = 0, tanh_output: bool = False, batch_norm: bool = False):
+    def __init__(
+        self,
+        latent_dim: int,
+        data_shape: Sequence[int],
+        hidden: Sequence[int] = (128, 128),
+        *,
+        n_classes: int = 0,
+        tanh_output: bool = False,
+        batch_norm: bool = False,
+    ):
         super().__init__()
         self.latent_dim, self.n_classes, self.data_shape = latent_dim, n_classes, tuple(data_shape)
         data_dim = int(torch.Size(self.data_shape).numel())
