@@ -125,22 +125,16 @@ def race(contenders: list[Contender], *, budget: float | None = None, evaluate: 
 
 # ----- gankit as a contender -----
 def gankit_chunks(config, check_every: int, *, dataset=None) -> Iterator[Any]:
-    """gankit's training as `gankit.train` runs it (the Trainer, one host sync per `log_every` steps with
-    the finiteness check), yielding the trainer every `check_every` steps."""
+    """gankit's training as `gankit.train` runs it (its training loop: one host sync per `log_every` steps
+    with the finiteness check), yielding the trainer every `check_every` steps."""
     from gankit.data import load_dataset
+    from gankit.loop import Member, TrainingLoop
     from gankit.trainer import Trainer
 
-    dataset = dataset if dataset is not None else load_dataset(config)
-    trainer = Trainer(config, dataset)
-    window: list[torch.Tensor] = []
-    while trainer.step < config.steps:
-        for _ in range(check_every):
-            window.append(trainer.train_step())
-            if trainer.step % config.log_every == 0:
-                means = torch.stack(window).mean(0).tolist()  # the training loop's one host sync per log line
-                window.clear()
-                if not all(math.isfinite(m) for m in means):
-                    raise RuntimeError(f"gankit diverged at step {trainer.step}")
+    trainer = Trainer(config, dataset if dataset is not None else load_dataset(config))
+    loop = TrainingLoop(trainer, [Member()], progress=False)  # no run folder, no evaluations: the race scores it
+    while not loop.finished:
+        loop.run(until=trainer.step + check_every)
         yield trainer
 
 
@@ -157,8 +151,8 @@ def circle_case(
 ) -> list[dict]:
     from gankit.config import TrainConfig
     from gankit.data import make_circle
+    from gankit.evaluation import EVAL_SEED
     from gankit.metrics.toy import ToyEvaluator, wasserstein1
-    from gankit.run import EVAL_SEED
 
     evaluator = ToyEvaluator("circle", lambda n, seed: make_circle(n, random_state=seed))
     target = 2.0
@@ -349,7 +343,7 @@ def image_case(
     from gankit.config import preset
     from gankit.data import load_dataset
     from gankit.data.mnist import load_mnist
-    from gankit.run import evaluate_trainer
+    from gankit.evaluation import evaluate_members
 
     images, _ = load_mnist("train", data_dir=data_dir)  # decoded once, outside both clocks
     evaluator = _image_evaluator(data_dir)
@@ -382,7 +376,7 @@ def image_case(
         ours = Contender(
             "gankit",
             lambda config=config, dataset=dataset: gankit_chunks(config, check_every, dataset=dataset),
-            lambda trainer, dataset=dataset: evaluate_trainer(trainer, evaluator, dataset)["fd"],
+            lambda trainer: evaluate_members(trainer, [evaluator])[0]["fd"],
             check_every,
             threads,
             target=target,

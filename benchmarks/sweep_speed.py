@@ -15,7 +15,7 @@ against `gankit.sweep` of K GANs, each with its evaluations, checkpoints and run
 no figures for either).
 
 Everything runs in one process; each contender uses the thread count gankit gives it (one for a
-single toy run, `gankit.sweep.stack_threads`: every core for a stack). The single run and the
+single toy run, `gankit.threads.training_threads`: every core for a stack). The single run and the
 stack alternate for each repeat, so that both see the same machine, and the medians of the
 repeats are printed: wall seconds (the target's measure) and CPU seconds of this process.
 `keep_freed_memory()` is applied first, as gankit.sweep does; it holds for both.
@@ -45,8 +45,9 @@ import torch
 
 import gankit
 from gankit.data import load_dataset
+from gankit.loop import Member, TrainingLoop
 from gankit.stacked import StackedTrainer, keep_freed_memory
-from gankit.sweep import stack_threads
+from gankit.threads import training_threads
 from gankit.trainer import Trainer
 
 TARGET = 8.0
@@ -61,14 +62,13 @@ def timed(function) -> tuple[float, float]:
 
 def train_single(config: gankit.TrainConfig) -> None:
     trainer = Trainer(config, load_dataset(config))
-    for _ in range(config.steps):
-        trainer.train_step()
+    TrainingLoop(trainer, [Member()], progress=False).run()  # the loop gankit.train runs, without files
 
 
 @contextlib.contextmanager
 def threads_of_a_stack(config: gankit.TrainConfig, gans: int) -> Iterator[None]:
     """Run the block on the threads gankit.sweep gives a stack of `gans`, then return to one."""
-    torch.set_num_threads(stack_threads(config, gans))
+    torch.set_num_threads(training_threads(config, gans))
     try:
         yield
     finally:
@@ -78,8 +78,7 @@ def threads_of_a_stack(config: gankit.TrainConfig, gans: int) -> Iterator[None]:
 def train_stack(configs: list[gankit.TrainConfig]) -> None:
     with threads_of_a_stack(configs[0], len(configs)):
         stack = StackedTrainer(configs)
-        for _ in range(configs[0].steps):
-            stack.train_step()
+        TrainingLoop(stack, [Member() for _ in configs], progress=False, stop_on_divergence=False).run()
 
 
 def matmul_flops_per_step(config: gankit.TrainConfig, data_dim: int) -> float:
@@ -181,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.gans} GANs vs 1, {args.dataset}, latent {args.latent_dim}, hidden ({args.width}, {args.width}), "
         f"batch {config.batch_size}, {args.steps} steps, {args.repeats} repeats, threads 1 (single) and "
-        f"{stack_threads(config, args.gans)} (stack), keep_freed_memory={kept}, "
+        f"{training_threads(config, args.gans)} (stack), keep_freed_memory={kept}, "
         f"torch {torch.__version__}",
         flush=True,
     )

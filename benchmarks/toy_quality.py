@@ -17,26 +17,24 @@ import time
 
 import torch
 
+from benchmarks.speed import gankit_chunks
 from gankit.config import TrainConfig
 from gankit.data import load_dataset
-from gankit.metrics.toy import ToyEvaluator
-from gankit.run import evaluate_trainer
-from gankit.trainer import Trainer
+from gankit.evaluation import evaluate_members, make_evaluator
 
 CHECK_EVERY = 250
 
 
 def time_to_target(config: TrainConfig, budget: float, target: float = 2.0) -> dict:
     dataset = load_dataset(config)
-    trainer = Trainer(config, dataset)
-    evaluator = ToyEvaluator(config.dataset, dataset.fresh, noise=config.noise)
+    evaluator = make_evaluator(config, dataset)
+    chunks = gankit_chunks(config.replace(steps=10**7), CHECK_EVERY, dataset=dataset)
     trained, reached, best = 0.0, None, float("inf")
     while trained < budget:
         start = time.perf_counter()
-        for _ in range(CHECK_EVERY):
-            trainer.train_step()
+        trainer = next(chunks)
         trained += time.perf_counter() - start
-        ratio = evaluate_trainer(trainer, evaluator, dataset)["w1_ratio"]
+        ratio = evaluate_members(trainer, [evaluator])[0]["w1_ratio"]
         best = min(best, ratio)
         if reached is None and ratio <= target:
             reached = {"seconds": round(trained, 1), "step": trainer.step, "ratio": round(ratio, 3)}

@@ -16,6 +16,7 @@ from torch import nn
 
 from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
+from gankit.losses import DiscriminatorBatch, GeneratorBatch
 from gankit.trainer import Trainer, native_bf16, resolve_precision
 
 TOY = dict(dataset="circle", g_hidden=(32, 32), d_hidden=(32, 32), batch_size=50)
@@ -29,13 +30,16 @@ def _plain_step(trainer: Trainer) -> torch.Tensor:
         with torch.no_grad():
             fake = trainer.G(z, fake_labels)
         real_logits, fake_logits = trainer.D(real, real_labels), trainer.D(fake, fake_labels)
-        loss_d = trainer.loss.discriminator(real_logits, fake_logits)
+        loss_d = trainer.loss.d_loss(
+            DiscriminatorBatch(real, fake, real_labels, fake_labels, real_logits, fake_logits, trainer.D, 0)
+        )
         trainer.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         trainer.opt_d.step()
     z, fake_labels = trainer._noise(trainer.config.batch_size)
     trainer.D.requires_grad_(False)
-    loss_g = trainer.loss.generator(trainer.D(trainer.G(z, fake_labels), fake_labels))
+    fake = trainer.G(z, fake_labels)
+    loss_g = trainer.loss.g_loss(GeneratorBatch(fake, fake_labels, trainer.D(fake, fake_labels), trainer.D, 0))
     trainer.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     trainer.opt_g.step()

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import gankit
+import gankit.evaluation
 import gankit.run
 from gankit.cli import main
 
@@ -36,8 +37,8 @@ def runs(mnist_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("mnist-runs")
     made = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gankit.run, "_evaluator", lambda config, dataset: StubEvaluator())
-        patch.setattr(gankit.run, "EVAL_SAMPLES", 100)  # generating 10,000 images is most of a tiny run's time
+        patch.setattr(gankit.run, "make_evaluator", lambda config, dataset: StubEvaluator())
+        patch.setattr(gankit.evaluation, "EVAL_SAMPLES", 100)  # generating 10,000 images is most of a tiny run's time
         for name, options in {"cgan": dict(model="mlp", conditional=True), "dcgan": dict(model="dcgan")}.items():
             config = gankit.TrainConfig(data_dir=str(mnist_dir), steps=6, eval_every=3, **TINY, **options)
             made[name] = gankit.train(config, root / name, progress=False)
@@ -63,8 +64,8 @@ def test_progress_grids_and_gif_are_written_at_each_evaluation(runs, name):
 
 
 def test_force_replaces_the_old_progress_frames(runs, mnist_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(gankit.run, "_evaluator", lambda config, dataset: StubEvaluator())
-    monkeypatch.setattr(gankit.run, "EVAL_SAMPLES", 100)
+    monkeypatch.setattr(gankit.run, "make_evaluator", lambda config, dataset: StubEvaluator())
+    monkeypatch.setattr(gankit.evaluation, "EVAL_SAMPLES", 100)
     config = gankit.TrainConfig(data_dir=str(mnist_dir), steps=4, eval_every=4, **TINY)
     gankit.train(config, tmp_path / "r", progress=False)
     (tmp_path / "r" / "figures" / "progress" / "step-00000002.png").write_bytes(b"stale")
@@ -123,8 +124,8 @@ def test_train_with_a_corrupt_file_exits_2_with_one_line(mnist_dir, tmp_path, ca
 
 
 def test_max_seconds_ends_training_early_with_an_evaluation_and_a_checkpoint(mnist_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(gankit.run, "_evaluator", lambda config, dataset: StubEvaluator())
-    monkeypatch.setattr(gankit.run, "EVAL_SAMPLES", 100)
+    monkeypatch.setattr(gankit.run, "make_evaluator", lambda config, dataset: StubEvaluator())
+    monkeypatch.setattr(gankit.evaluation, "EVAL_SAMPLES", 100)
     config = gankit.TrainConfig(data_dir=str(mnist_dir), steps=1_000_000, max_seconds=0.5, **TINY)
     started = time.perf_counter()
     run = gankit.train(config, tmp_path / "r", progress=False, figures=False)
@@ -139,11 +140,11 @@ def test_max_seconds_ends_training_early_with_an_evaluation_and_a_checkpoint(mni
 def test_real_evaluation_end_to_end_and_fast(runs, capsys):
     """With the real classifier (trained and cached on first use, about a minute): `gankit eval` and its speed."""
     run = gankit.Run(runs["cgan"].path)
-    evaluator = gankit.run._evaluator(run.config, run._dataset)  # builds (or loads) the classifier
+    evaluator = gankit.evaluation.make_evaluator(run.config, run._dataset)  # builds (or loads) the classifier
     started = time.perf_counter()
-    metrics = gankit.run.evaluate_trainer(run.trainer, evaluator, run._dataset)
+    (metrics,) = gankit.evaluation.evaluate_members(run.trainer, [evaluator])
     seconds = time.perf_counter() - started
-    assert seconds < 15, f"evaluating {gankit.run.EVAL_SAMPLES} samples took {seconds:.1f} s"
+    assert seconds < 15, f"evaluating {gankit.evaluation.EVAL_SAMPLES} samples took {seconds:.1f} s"
     for key in ("fd", "fd_floor", "classifier_score", "coverage_min", "label_accuracy"):
         assert np.isfinite(metrics[key]), key
     assert 0 <= metrics["fd_floor"] < metrics["fd"]  # 6 steps of training are far from real digits
@@ -165,6 +166,6 @@ def test_evaluation_draws_eval_samples_images_balanced_over_digits(runs):
             return {}
 
     run = gankit.Run(runs["cgan"].path)
-    gankit.run.evaluate_trainer(run.trainer, Recorder(), run._dataset)
-    assert seen["images"].shape == (gankit.run.EVAL_SAMPLES, 1, 28, 28)
-    assert torch.bincount(seen["labels"]).tolist() == [gankit.run.EVAL_SAMPLES // 10] * 10
+    gankit.evaluation.evaluate_members(run.trainer, [Recorder()])
+    assert seen["images"].shape == (gankit.evaluation.EVAL_SAMPLES, 1, 28, 28)
+    assert torch.bincount(seen["labels"]).tolist() == [gankit.evaluation.EVAL_SAMPLES // 10] * 10

@@ -18,7 +18,6 @@ import gankit
 from gankit.checkpoint import load_checkpoint
 from gankit.cli import main
 from gankit.errors import GankitError
-from gankit.losses import LOSSES, GANLoss
 from gankit.run import Run, list_checkpoints
 
 FLAGS = [
@@ -107,7 +106,7 @@ def test_sigkill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, uni
     # Each atomic write fsyncs the file, then the folder: config.json takes calls 1-2, the step-20
     # and step-40 checkpoints 3-6, so call 7 kills the child with step 60's bytes written but not renamed.
     plant = (
-        "import os, signal, gankit.checkpoint as c\n"
+        "import os, signal, gankit.files as c\n"
         "calls = [0]\n"
         "real_fsync = os.fsync\n"
         "def fsync(fd):\n"
@@ -165,38 +164,30 @@ def test_resume_can_extend_the_steps(tmp_path):
     assert longer.step == 60 and longer.config.steps == 60
 
 
-def test_nan_loss_stops_with_hints_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+POISONED_LOSS = """
+import torch, gankit
+
+def make_loss(config):
     calls = [0]
 
     def poisoned(fake_logits):
         calls[0] += 1
         return fake_logits.mean() * (float("nan") if calls[0] > 45 else 1.0)
 
-    monkeypatch.setitem(LOSSES, "nonsaturating", GANLoss(LOSSES["nonsaturating"].discriminator, poisoned))
+    return gankit.Loss(gankit.losses.d_loss_logistic, poisoned, on="logits")
+"""
+
+
+def test_nan_loss_stops_with_hints_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    (tmp_path / "poison.py").write_text(POISONED_LOSS)
     with pytest.raises(
         gankit.TrainingDiverged, match="diverged at step 50.*last good checkpoint.*step-00000040.*lower learning rate"
     ):
-        gankit.train(_tiny(), tmp_path / "r", progress=False)
+        gankit.train(_tiny(), tmp_path / "r", models=tmp_path / "poison.py", progress=False)
     good = load_checkpoint(list_checkpoints(tmp_path / "r")[-1])
     assert good["step"] == 40 and all(torch.isfinite(t).all() for t in good["G"].values())
-    calls[0] = 0
-    assert (
-        main(
-            [
-                "train",
-                "--out",
-                str(tmp_path / "cli"),
-                "--dataset",
-                "moons",
-                "--steps",
-                "100",
-                "--checkpoint-every",
-                "20",
-                "--quiet",
-            ]
-        )
-        == 3
-    )
+    argv = ["train", "--out", str(tmp_path / "cli"), "--dataset", "moons", "--steps", "100", "--checkpoint-every", "20"]
+    assert main([*argv, "--models", str(tmp_path / "poison.py"), "--quiet"]) == 3
     assert "diverged" in capsys.readouterr().err
 
 
@@ -210,7 +201,7 @@ def test_nan_loss_stops_with_hints_and_keeps_the_last_good_checkpoint(tmp_path, 
 def test_full_or_read_only_folder_is_a_clear_error_and_earlier_checkpoints_survive(
     tmp_path, monkeypatch, failure, message
 ):
-    import gankit.checkpoint as checkpoint
+    import gankit.files as checkpoint
 
     real_mkstemp, calls = checkpoint.tempfile.mkstemp, [0]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -18,7 +17,8 @@ from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.run import Run
 from gankit.stacked import StackedTrainer, _product
-from gankit.sweep import SweepResult, expand, mean_interval, stack_threads, summarise
+from gankit.sweep import SweepResult, expand, mean_interval, summarise
+from gankit.threads import training_threads, usable_cores
 from gankit.trainer import Trainer
 
 # Widths 16 with 2-D data use all three ways of computing a stacked layer (bmm, transposed, dot).
@@ -26,24 +26,24 @@ SMALL = dict(dataset="circle", g_hidden=(16, 16), d_hidden=(16, 16), latent_dim=
 CLOSE = dict(rtol=1e-4, atol=1e-5)  # float rounding of batched vs single products; observed ~1e-7
 
 
-def _assert_member_equals(trainer: Trainer, member: Trainer) -> None:
-    for module in ("G", "D"):
-        for (name, a), b in zip(
-            getattr(trainer, module).state_dict().items(), getattr(member, module).state_dict().values()
-        ):
-            torch.testing.assert_close(b, a, **CLOSE, msg=f"{module}.{name}")
-    for a, b in zip(trainer.sampler.parameters(), member.sampler.parameters()):
-        torch.testing.assert_close(b, a, **CLOSE)
+def _assert_same_state(member: dict, alone: dict) -> None:
+    """A stack member's state (member_state) equals the lone Trainer's state_dict, up to float rounding."""
+    for module in ("G", "D", "G_ema"):
+        if alone[module] is None:
+            assert member[module] is None
+            continue
+        assert member[module].keys() == alone[module].keys()
+        for name, value in alone[module].items():
+            torch.testing.assert_close(member[module][name], value, **CLOSE, msg=f"{module}.{name}")
     for opt in ("opt_g", "opt_d"):
-        ours, theirs = getattr(member, opt).state_dict(), getattr(trainer, opt).state_dict()
-        assert ours["param_groups"] == theirs["param_groups"]
-        for index, state in theirs["state"].items():
-            assert float(ours["state"][index]["step"]) == float(state["step"])
+        assert member[opt]["param_groups"] == alone[opt]["param_groups"]
+        for index, state in alone[opt]["state"].items():
+            assert float(member[opt]["state"][index]["step"]) == float(state["step"])
             for key in ("exp_avg", "exp_avg_sq"):
-                torch.testing.assert_close(ours["state"][index][key], state[key], rtol=1e-3, atol=1e-8)
-    assert torch.equal(member.rng.get_state(), trainer.rng.get_state())  # the same draws, in the same order
-    assert torch.equal(member._order, trainer._order) and member._cursor == trainer._cursor
-    assert member.step == trainer.step
+                torch.testing.assert_close(member[opt]["state"][index][key], state[key], rtol=1e-3, atol=1e-8)
+    assert torch.equal(member["rng"], alone["rng"])  # the same draws, in the same order
+    assert torch.equal(member["order"], alone["order"]) and member["cursor"] == alone["cursor"]
+    assert member["step"] == alone["step"]
 
 
 @pytest.mark.parametrize(
@@ -69,9 +69,10 @@ def test_each_member_of_a_stack_matches_the_trainer_alone(shared):
         alone = Trainer(config, load_dataset(config))
         alone_stats = torch.stack([alone.train_step() for _ in range(steps)])
         torch.testing.assert_close(stats[:, k], alone_stats, **CLOSE)
-        member = stack.member_trainer(k)
-        _assert_member_equals(alone, member)
-        # ... and the extracted member trains on exactly like the original
+        _assert_same_state(stack.member_state(k), alone.state_dict())
+        # ... and the member, put into a Trainer of its own, trains on exactly like the original
+        member = Trainer(config, load_dataset(config))
+        member.load_member_state(0, stack.member_state(k))
         torch.testing.assert_close(
             torch.stack([member.train_step() for _ in range(3)]),
             torch.stack([alone.train_step() for _ in range(3)]),
@@ -120,7 +121,7 @@ def test_expand_crosses_the_lists_and_the_seeds():
         ({"latent_dim": [2, 2]}, 2, "distinct"),
         ({"seed": [1]}, 2, "twice"),
         ({"latent_dim": [0, 1]}, 2, "latent_dim"),
-        ({"dataset": ["mnist"]}, 2, "stack"),
+        ({"dataset": ["mnist"]}, 2, "toy dataset"),
         ({}, 0, "seeds"),
     ]:
         with pytest.raises(GankitError, match=match):
@@ -264,14 +265,14 @@ def test_a_stacked_network_refuses_layers_that_mix_the_batch():
     generator = MLPGenerator(2, (2,), (8, 8))
     generator.net.insert(1, nn.BatchNorm1d(8, affine=False))
     with pytest.raises(GankitError, match="BatchNorm1d"):
-        _StackedNet([generator], torch.device("cpu"))
+        _StackedNet([generator], "generator", torch.device("cpu"))
 
 
 def test_stacks_use_every_core_unless_alone_or_told():
     config = TrainConfig(dataset="circle")
-    assert stack_threads(config, 1) == 1  # a lone GAN trains as gankit.train trains it
-    assert stack_threads(config, 64) == (os.cpu_count() or 1)
-    assert stack_threads(config.replace(threads=3), 64) == 3
+    assert training_threads(config, 1) == 1  # a lone GAN trains as gankit.train trains it
+    assert training_threads(config, 64) == usable_cores()
+    assert training_threads(config.replace(threads=3), 64) == 3
 
 
 def test_a_sweep_gives_back_the_callers_thread_count(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gankit.data import (
-    TOY_GENERATORS,
+    DATASETS,
     grid_means,
     load_points,
     make_circle,
@@ -13,6 +13,8 @@ from gankit.data import (
     ring_means,
 )
 from gankit.errors import GankitError
+
+TOY_GENERATORS = {name: entry.make for name, entry in DATASETS.items() if entry.kind == "toy"}
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,9 @@ import torch
 import gankit
 from gankit.config import TrainConfig
 from gankit.data import load_dataset
+from gankit.evaluation import evaluate_members
 from gankit.metrics.toy import ToyEvaluator
-from gankit.run import Run, evaluate_trainer, read_metrics
+from gankit.run import Run, read_metrics
 from gankit.trainer import Trainer
 
 TINY = dict(g_hidden=(32, 32), d_hidden=(32, 32))
@@ -21,10 +22,10 @@ def test_short_training_lowers_w1_on_the_circle():
     dataset = load_dataset(config)
     trainer = Trainer(config, dataset)
     evaluator = ToyEvaluator("circle", dataset.fresh)
-    before = evaluate_trainer(trainer, evaluator, dataset)["w1"]
+    before = evaluate_members(trainer, [evaluator])[0]["w1"]
     for _ in range(config.steps):
         trainer.train_step()
-    after = evaluate_trainer(trainer, evaluator, dataset)
+    after = evaluate_members(trainer, [evaluator])[0]
     assert after["w1"] < 0.5 * before
     assert after["radial_error"] < 0.25
 

@@ -6,28 +6,48 @@ run.plot()            # {name: Figure}, shown inline in a notebook
 run.evaluate()        # {"w1": ..., "w1_floor": ..., ...}
 run.sample(1000)      # numpy array in the data's units
 
+# your own networks and loss train the same way
+run = gankit.train(config, generator=G, discriminator=D, loss=gankit.Loss(discriminator=d_loss, generator=g_loss))
+
 result = gankit.sweep(gankit.TrainConfig(dataset="swiss_roll"), {"latent_dim": [1, 2, 3, 5, 10]}, seeds=8, out="runs/latent")
 result.table          # per setting: mean and 95% interval of each metric over the seeds
 """
 
-from gankit.config import PRESETS, TrainConfig, preset
-from gankit.errors import GankitError
-from gankit.run import Run, TrainingDiverged, TrainingInterrupted, read_metrics, resume, train
-from gankit.sweep import SweepResult, sweep
+from importlib.metadata import version
 
-__version__ = "0.1.0"
+from gankit import figures, plots
+from gankit.config import PRESETS, TrainConfig, preset
+from gankit.data import DATASETS
+from gankit.errors import GankitError
+from gankit.loop import TrainingDiverged, TrainingInterrupted
+from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
+from gankit.models import MODELS
+from gankit.run import Run, resume, train
+from gankit.runfolder import read_metrics
+from gankit.sweep import SweepResult, resume_sweep, sweep
+
+__version__ = version("gankit")  # pyproject.toml holds the one version number
 __all__ = [
+    "DATASETS",
+    "LOSSES",
+    "MODELS",
     "PRESETS",
+    "DiscriminatorBatch",
     "GankitError",
+    "GeneratorBatch",
+    "Loss",
     "Run",
     "SweepResult",
     "TrainConfig",
     "TrainingDiverged",
     "TrainingInterrupted",
     "__version__",
+    "figures",
+    "plots",
     "preset",
     "read_metrics",
     "resume",
+    "resume_sweep",
     "sweep",
     "train",
 ]

@@ -8,9 +8,7 @@ its name. Loading parses that JSON and reads raw tensor bytes, so a file cannot 
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from gankit.errors import GankitError
+from gankit.files import atomic_write
 
 FORMAT = "gankit-checkpoint-1"
 ACCEPTED = "a .safetensors checkpoint written by gankit"
@@ -50,26 +49,6 @@ def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(value, list):
         return [_decode(item, tensors) for item in value]
     return value
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` so that `path` holds either its old content or all of the new: temp file, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # make the rename itself durable
-    finally:
-        os.close(directory)
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

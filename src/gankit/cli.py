@@ -18,10 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from gankit.config import PRESETS, TrainConfig
+from gankit.config import PRESETS, REGISTERED, TrainConfig
 from gankit.errors import GankitError, bad_value
+from gankit.loop import TrainingDiverged, TrainingInterrupted
+from gankit.models.user import MODELS_FILE_HELP
+from gankit.run import Run, resume, train
+from gankit.sweep import resume_sweep, sweep
 
 EXIT_BAD_INPUT, EXIT_DIVERGED = 2, 3
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,46 +59,49 @@ def parse_field(field: dataclasses.Field, text: str) -> Any:
 
 
 def _field_comments() -> dict[str, str]:
-    """Each TrainConfig field's trailing comment in its source: the one description of a field."""
+    """Each TrainConfig field's trailing comment in its source: the one description of a field, to which
+    a registered field adds the registry's names."""
     comments = {}
     for line in inspect.getsource(TrainConfig).splitlines():
         match = re.match(r"\s+(\w+): [^=]+=[^#]+#\s*(.+)", line)
         if match:
-            comments[match.group(1)] = match.group(2).replace("%", "%%")
-    return comments
+            comments[match.group(1)] = match.group(2)
+    for name, registry in REGISTERED.items():
+        comments[name] = f"{comments[name]}; one of: {', '.join(registry.names())}"
+    return {name: text.replace("%", "%%") for name, text in comments.items()}
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("training settings (TrainConfig fields)")
+def _add_field_flags(parser: argparse.ArgumentParser, title: str, *, lists: bool) -> None:
+    """One flag per TrainConfig field; with `lists`, a flag takes several values (a sweep's grid)."""
+    group = parser.add_argument_group(title)
     comments = _field_comments()
     for field in dataclasses.fields(TrainConfig):
-        help_text = comments.get(field.name)
+        flag, help_text = _field_flag(field.name), comments.get(field.name)
         if field.type.startswith("bool"):
-            group.add_argument(
-                _field_flag(field.name),
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=help_text,
-            )
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
-            group.add_argument(
-                _field_flag(field.name), metavar=field.name.upper(), default=argparse.SUPPRESS, help=help_text
-            )
+            group.add_argument(flag, metavar=field.name.upper(), default=argparse.SUPPRESS, help=help_text,
+                               **({"nargs": "+"} if lists else {}))  # fmt: skip
 
 
-def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+def _config_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The fields set by --preset, then --config, then flags, each over the one before (a field left out
+    everywhere takes its default, which for the per-dataset ones follows the dataset chosen in the end)."""
     values: dict[str, Any] = {}
-    if args.preset:
+    if getattr(args, "preset", None):
         if args.preset not in PRESETS:
             raise bad_value("--preset", args.preset, sorted(PRESETS))
         values.update(PRESETS[args.preset])
     if args.config:
-        values.update(TrainConfig.from_json(args.config).to_dict())
-    for field in dataclasses.fields(TrainConfig):
-        if hasattr(args, field.name):
-            raw = getattr(args, field.name)
-            values[field.name] = raw if isinstance(raw, bool) else parse_field(field, raw)
+        values.update(TrainConfig.read_values(args.config))
     return values
+
+
+def _add_models_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--models", metavar="FILE", help=f"your own networks for {what}: {MODELS_FILE_HELP}. "
+        "The file is imported, so its code runs: use only files you trust",
+    )  # fmt: skip
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -103,13 +111,14 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a GAN and write a run folder")
     train.add_argument("--out", help="run folder (default runs/<dataset>-<time>)")
     train.add_argument("--preset", help=f"named settings: {', '.join(sorted(PRESETS))}")
-    train.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
+    train.add_argument("--config", help="JSON file of TrainConfig fields (over the preset; flags override it)")
     train.add_argument(
         "--resume", metavar="RUN", help="continue RUN from its newest checkpoint (--steps may extend it)"
     )
     train.add_argument("--force", action="store_true", help="replace an existing run folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_config_flags(train)
+    _add_models_flag(train, "training (and for --resume of such a run)")
+    _add_field_flags(train, "training settings (TrainConfig fields)", lists=False)
 
     sample = commands.add_parser("sample", help="write generated samples of a run to .npz")
     sample.add_argument("run")
@@ -117,60 +126,46 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="output .npz file")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--label", type=int, help="conditional runs: the digit to draw (default: balanced over 0..9)")
+    _add_models_flag(sample, "a run trained with them")
 
     plot = commands.add_parser("plot", help="write a run's figures under RUN/figures")
     plot.add_argument("run")
+    _add_models_flag(plot, "a run trained with them")
 
     evaluate = commands.add_parser("eval", help="print a run's metrics")
     evaluate.add_argument("run")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_models_flag(evaluate, "a run trained with them")
 
     sweep = commands.add_parser(
         "sweep", help="train many toy GANs at once (settings x seeds): table and figures with 95%% intervals"
     )
     sweep.add_argument("--out", help="sweep folder (default runs/sweep-<dataset>-<time>)")
+    sweep.add_argument("--preset", help=f"named settings: {', '.join(sorted(PRESETS))}")
     sweep.add_argument("--config", help="JSON file of TrainConfig fields: the base that the flags override")
+    sweep.add_argument("--resume", metavar="SWEEP", help="continue an interrupted sweep folder exactly")
     sweep.add_argument(
         "--seeds", type=int, help="seeds 0..N-1 for every setting (default 8); --seed 3,4,5 lists them instead"
     )
     sweep.add_argument(
         "--interval", default="t", help="95%% interval of the mean over seeds: t (Student, default) or bootstrap"
     )
-    sweep.add_argument("--no-runs", action="store_true", help="do not write each GAN's run folder under OUT/runs")
+    sweep.add_argument("--no-runs", action="store_true", help="remove each GAN's run folder under OUT/runs when done")
     sweep.add_argument("--force", action="store_true", help="replace an existing sweep folder")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_sweep_flags(sweep)
-    return parser
-
-
-def _add_sweep_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "settings to sweep: every TrainConfig field takes one value or a comma list "
-        "(--latent-dim 1,2,3); list fields take space-separated values (--g-hidden 64,64 128,128); "
-        "the cross product of all lists is trained"
+    _add_models_flag(sweep, "every GAN of the sweep (make_generator(config) is called once per GAN)")
+    _add_field_flags(
+        sweep,
+        "settings to sweep: every TrainConfig field takes one value or a comma list (--latent-dim 1,2,3); list fields "
+        "take space-separated values (--g-hidden 64,64 128,128); the cross product of all lists is trained",
+        lists=True,
     )
-    comments = _field_comments()
-    for field in dataclasses.fields(TrainConfig):
-        if field.type.startswith("bool"):
-            group.add_argument(
-                _field_flag(field.name),
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=comments.get(field.name),
-            )
-        else:
-            group.add_argument(
-                _field_flag(field.name),
-                metavar=field.name.upper(),
-                nargs="+",
-                default=argparse.SUPPRESS,
-                help=comments.get(field.name),
-            )
+    return parser
 
 
 def _sweep_values(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """(base config values, grid of swept values) from the sweep flags: a field with several values is swept."""
-    base: dict[str, Any] = TrainConfig.from_json(args.config).to_dict() if args.config else {}
+    base = _config_values(args)
     grid: dict[str, list[Any]] = {}
     for field in dataclasses.fields(TrainConfig):
         if not hasattr(args, field.name):
@@ -189,9 +184,11 @@ def _sweep_values(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, l
 
 
 def _train(args: argparse.Namespace) -> None:
-    from gankit.run import resume, train
-
-    values = _config_from_args(args)
+    values = _config_values(args)
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    values.update(
+        {name: raw if isinstance(raw, bool) else parse_field(_FIELDS[name], raw) for name, raw in flags.items()}
+    )
     if args.resume:
         # A resumed run keeps its settings (presets and config files only set them too).
         extra = [name for name in values if name != "steps"] + [
@@ -201,17 +198,17 @@ def _train(args: argparse.Namespace) -> None:
             raise bad_value(
                 f"--{extra[0].replace('_', '-')}", "given with --resume", "--resume RUN with at most --steps N"
             )
-        run = resume(args.resume, steps=values.get("steps"), progress=not args.quiet)
+        run = resume(args.resume, steps=values.get("steps"), models=args.models, progress=not args.quiet)
     else:
-        run = train(TrainConfig.from_dict(values), args.out, force=args.force, progress=not args.quiet)
+        run = train(
+            TrainConfig.from_dict(values), args.out, models=args.models, force=args.force, progress=not args.quiet
+        )
     print(f"run folder: {run.path}")
     _print_metrics(run.metrics_summary())
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from gankit.run import Run
-
-    run = Run(args.run)
+    run = Run(args.run, models=args.models)
     if args.n <= 0:
         raise bad_value("--n", args.n, "a positive integer")
     if not str(args.out).endswith(".npz"):
@@ -239,17 +236,13 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _plot(args: argparse.Namespace) -> None:
-    from gankit.run import Run
-
-    run = Run(args.run)
+    run = Run(args.run, models=args.models)
     for name in run.plot():
         print(run.path / "figures" / f"{name}.png")
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from gankit.run import Run
-
-    metrics = Run(args.run).evaluate()
+    metrics = Run(args.run, models=args.models).evaluate()
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -257,19 +250,18 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from gankit.sweep import sweep
-
-    base, grid = _sweep_values(args)
-    result = sweep(
-        base,
-        grid,
-        seeds=args.seeds,
-        out=args.out,
-        interval=args.interval,
-        force=args.force,
-        progress=not args.quiet,
-        save_runs=not args.no_runs,
-    )
+    if args.resume:
+        given = [name for name in ("out", "config", "preset", "seeds", "force") if getattr(args, name)]
+        given += [f.name for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)]
+        if given:
+            raise bad_value(
+                f"--{given[0].replace('_', '-')}", "given with --resume", "--resume SWEEP alone (and --models, --quiet)"
+            )
+        result = resume_sweep(args.resume, models=args.models, progress=not args.quiet)
+    else:
+        base, grid = _sweep_values(args)
+        result = sweep(base, grid, seeds=args.seeds, out=args.out, interval=args.interval, force=args.force,
+                       progress=not args.quiet, save_runs=not args.no_runs, models=args.models)  # fmt: skip
     print(f"sweep folder: {result.path}  ({len(result.rows)} GANs in {result.seconds:.0f} s)")
     print(result.markdown())
     for name in sorted((result.path / "figures").glob("*.png")):
@@ -286,8 +278,6 @@ COMMANDS = {"train": _train, "sample": _sample, "plot": _plot, "eval": _eval, "s
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gankit.run import TrainingDiverged, TrainingInterrupted
-
     try:
         args = _build_parser().parse_args(argv)
         COMMANDS[args.command](args)

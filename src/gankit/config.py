@@ -13,50 +13,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gankit.data import DATASETS, is_point_file
 from gankit.errors import GankitError, bad_value
+from gankit.losses import LOSSES
+from gankit.models import MODELS
 
-TOY_DATASETS = ("circle", "moons", "swiss_roll", "ring", "grid")
-IMAGE_DATASETS = ("mnist", "fashion_mnist")
-POINT_FILE_SUFFIXES = (".csv", ".npy")
-MODELS = ("mlp", "dcgan")
-LOSSES = ("nonsaturating", "minimax", "hinge", "least_squares")
 DEVICES = ("cpu", "cuda", "auto")
-# The lab's sizes, except the circle: 1,000 points instead of the lab's 100 reach W1 ~1.1x the floor
-# where 100 points stall near 1.9x (3 seeds, 4,000 steps; README). `--n-samples 100` gives the lab's.
-TOY_TRAIN_SIZES = {"circle": 1000, "moons": 1000, "swiss_roll": 2000, "ring": 10000, "grid": 10000}
 PRECISIONS = ("auto", "fp32", "bf16")
+# Fields whose value is a registered name: the registry validates them and the CLI lists its names.
+REGISTERED = {"dataset": DATASETS, "model": MODELS, "loss": LOSSES}
 
 
 @dataclass
 class TrainConfig:
+    # Each field's trailing comment is its help text in `gankit train --help`; the lines above a field say why.
     # --- data ---
-    dataset: str = "circle"  # a toy name, mnist / fashion_mnist, or a path to a .csv / .npy file of points
-    n_samples: int | None = (
-        None  # training-set size; None: TOY_TRAIN_SIZES for toy sets, all 60000 images; images: the first N
-    )
-    noise: float | None = None  # toy noise; None: 0 for the circle, 0.05 moons/swiss_roll, the benchmarks' sigmas
+    dataset: str = "circle"  # a registered data set, or a path to a .csv / .npy file of points
+    # None: the data set's own size (the circle: 1,000 points, not the lab's 100; see README), all 60,000 images
+    n_samples: int | None = None  # training-set size (images: the first N); None: the data set's default
+    noise: float | None = None  # toy noise; None: the data set's own (circle 0, moons/swiss_roll 0.05, ring/grid sigma)
     data_dir: str | None = None  # folder with the MNIST files; None: $GANKIT_DATA_DIR, then the user cache
     # --- model ---
-    model: str = "mlp"  # mlp | dcgan (dcgan needs an image dataset)
+    model: str = "mlp"  # the networks (dcgan needs image data; custom: your own G and D)
     conditional: bool = False  # feed one-hot labels to G and D (image datasets)
     latent_dim: int = 10  # size of z ~ N(0, I)
-    g_hidden: tuple[int, ...] | None = (
-        None  # G's hidden widths (dcgan: its fully connected layers before the convolutions); None: (128, 128) toy (3 linear layers), (256, 512, 1024) MNIST mlp, (512,) dcgan
-    )
-    d_hidden: tuple[int, ...] | None = (
-        None  # D's hidden widths (dcgan: its fully connected layers after the convolutions); None: (128, 128) toy, (512, 256) MNIST mlp, (512,) dcgan
-    )
+    # None: the model's defaults (gankit.models.MODELS): 128,128 toy (the lab's 3 linear layers), 256,512,1024 MNIST
+    g_hidden: tuple[int, ...] | None = None  # G's hidden widths (dcgan: its fully connected layers); None: the model's
+    d_hidden: tuple[int, ...] | None = None  # D's hidden widths (dcgan: its fully connected layers); None: the model's
     # --- loss and optimisation ---
-    loss: str = "nonsaturating"  # nonsaturating | minimax (the lab's saturating G loss) | hinge | least_squares
+    loss: str = "nonsaturating"  # the GAN loss (minimax is the lab's saturating game; custom: your own Loss)
     steps: int = 5000  # generator updates
-    max_seconds: float | None = (
-        None  # also stop (evaluated and checkpointed) once training has run this long; None: no time limit
-    )
-    batch_size: int | None = None  # None: 256 toy (steadier than 100 at little cost; see README), 64 MNIST
-    lr_g: float | None = (
-        None  # Adam learning rate of G; None: 2e-3 toy (all of 8 circle seeds at W1 <= 2x floor by step 1,000; 1e-3: 2 of 8), 2e-4 MNIST
-    )
-    lr_d: float | None = None  # Adam learning rate of D; None: same as lr_g's default
+    max_seconds: float | None = None  # also stop (evaluated and checkpointed) after this much training; None: no limit
+    # 256 for toy data: steadier than 100 at little cost (README)
+    batch_size: int | None = None  # samples per batch; None: 256 toy, 64 MNIST
+    # 2e-3 toy: all of 8 circle seeds at W1 <= 2x floor by step 1,000, against 2 of 8 at 1e-3 (README)
+    lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy, 2e-4 MNIST
+    lr_d: float | None = None  # Adam learning rate of D; None: lr_g's default
     beta1: float = 0.5  # Adam beta1; 0.5 is the DCGAN choice that keeps the two players from overshooting
     beta2: float = 0.999  # Adam beta2
     d_steps: int = 1  # D updates per G update
@@ -67,14 +59,16 @@ class TrainConfig:
     eval_every: int | None = None  # steps between metric evaluations; None: steps // 10
     checkpoint_every: int | None = None  # steps between checkpoints; None: eval_every
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
-    threads: int | None = (
-        None  # torch CPU threads; None: 1 for toy models (faster), all cores for MNIST and for a sweep's stacks of toy GANs
-    )
+    # one thread is faster for toy-sized matrices; MNIST models and a sweep's stacks use every core
+    threads: int | None = None  # torch CPU threads; None: 1 for toy models, all cores for MNIST and stacks
     device: str = "cpu"  # cpu | cuda | auto
-    precision: str = "auto"  # auto | fp32 | bf16 (bfloat16 autocast of the networks' products; weights, Adam and losses stay float32); auto: bf16 for image models on a CPU with native bf16 (AVX512-BF16/AMX), else fp32
+    # bf16 autocasts the networks' products; weights, Adam and losses stay float32. auto: bf16 for image
+    # models on a CPU with native bf16 (AVX512-BF16 or AMX), else fp32.
+    precision: str = "auto"  # auto | fp32 | bf16
 
     def __post_init__(self) -> None:
         self._check_types()
+        self._check_names()
         self._fill_defaults()
         self._check_values()
 
@@ -89,7 +83,9 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> TrainConfig:
+    def read_values(cls, path: str | Path) -> dict[str, Any]:
+        """The fields a JSON file sets, as written (no defaults filled in), so that it can be layered
+        over a preset and under flags; an unknown key is an error, the values are checked once combined."""
         try:
             values = json.loads(Path(path).read_text())
         except (OSError, ValueError) as error:
@@ -100,7 +96,15 @@ class TrainConfig:
             raise GankitError(
                 f"config file {str(path)!r} holds {type(values).__name__}; accepted: a JSON object of TrainConfig fields"
             )
-        return cls.from_dict(values)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise bad_value("config key", unknown[0], sorted(known))
+        return values
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(cls.read_values(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -111,11 +115,11 @@ class TrainConfig:
     # ----- derived facts -----
     @property
     def is_image(self) -> bool:
-        return self.dataset in IMAGE_DATASETS
+        return self.dataset in DATASETS and DATASETS[self.dataset].kind == "image"
 
     @property
     def is_point_file(self) -> bool:
-        return self.dataset.lower().endswith(POINT_FILE_SUFFIXES)
+        return is_point_file(self.dataset)
 
     # ----- validation -----
     def _check_types(self) -> None:
@@ -142,14 +146,26 @@ class TrainConfig:
             if not ok:
                 raise bad_value(f.name, value, f"a value of type {expected}")
 
+    def _check_names(self) -> None:
+        if not (self.dataset in DATASETS or self.is_point_file):
+            raise bad_value("dataset", self.dataset, [*DATASETS.accepted(), "a path to a .csv or .npy file"])
+        MODELS.check(self.model)
+        LOSSES.check(self.loss)
+        for name, accepted in (("device", DEVICES), ("precision", PRECISIONS)):
+            if getattr(self, name) not in accepted:
+                raise bad_value(name, getattr(self, name), accepted)
+
     def _fill_defaults(self) -> None:
         image = self.is_image
+        # A custom model gets the MLP's widths, for a models file that reads them.
+        entry = MODELS["mlp" if self.model not in MODELS else self.model]
+        g_hidden, d_hidden = entry.image_hidden if image or entry.needs_images else entry.toy_hidden
         if self.g_hidden is None:
-            self.g_hidden = (512,) if self.model == "dcgan" else (256, 512, 1024) if image else (128, 128)
+            self.g_hidden = g_hidden
         if self.d_hidden is None:
-            self.d_hidden = (512,) if self.model == "dcgan" else (512, 256) if image else (128, 128)
-        if self.n_samples is None and self.dataset in TOY_TRAIN_SIZES:
-            self.n_samples = TOY_TRAIN_SIZES[self.dataset]
+            self.d_hidden = d_hidden
+        if self.n_samples is None and self.dataset in DATASETS:
+            self.n_samples = DATASETS[self.dataset].train_size
         if self.batch_size is None:
             self.batch_size = 64 if image else 256
         default_lr = 2e-4 if image else 2e-3
@@ -163,26 +179,17 @@ class TrainConfig:
             self.checkpoint_every = self.eval_every
 
     def _check_values(self) -> None:
-        if not (self.dataset in TOY_DATASETS or self.is_image or self.is_point_file):
-            raise bad_value("dataset", self.dataset, [*TOY_DATASETS, *IMAGE_DATASETS, "a path to a .csv or .npy file"])
-        if self.model not in MODELS:
-            raise bad_value("model", self.model, MODELS)
-        if self.model == "dcgan" and not self.is_image:
+        image_sets = [name for name, entry in DATASETS.items() if entry.kind == "image"]
+        if self.model in MODELS and MODELS[self.model].needs_images and not self.is_image:
             raise bad_value(
-                "model", self.model, f"mlp for dataset {self.dataset!r} (dcgan needs {' or '.join(IMAGE_DATASETS)})"
+                "model", self.model, f"mlp for dataset {self.dataset!r} ({self.model} needs {' or '.join(image_sets)})"
             )
         if self.conditional and not self.is_image:
             raise bad_value(
                 "conditional",
                 self.conditional,
-                f"False for dataset {self.dataset!r} (labels exist for {' and '.join(IMAGE_DATASETS)})",
+                f"False for dataset {self.dataset!r} (labels exist for {' and '.join(image_sets)})",
             )
-        if self.loss not in LOSSES:
-            raise bad_value("loss", self.loss, LOSSES)
-        if self.device not in DEVICES:
-            raise bad_value("device", self.device, DEVICES)
-        if self.precision not in PRECISIONS:
-            raise bad_value("precision", self.precision, PRECISIONS)
         positive_ints = [
             "latent_dim",
             "steps",

@@ -1,20 +1,23 @@
-"""The standard figures of a run, built from the pure functions in `gankit.plots`."""
+"""The standard figures of a run, built from plain inputs with the pure functions in `gankit.plots`.
+
+Inputs are a sampling function `sample(n, *, seed, labels)` (data units: points, or images in
+[-1, 1]), D's probability function for points in data units, fresh real points, and the metrics
+records, so that these figures serve a finished run, a training in progress and a user's own
+networks alike.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from gankit import plots
+import gankit.plots as plots
 
-if TYPE_CHECKING:
-    from gankit.run import Run
-    from gankit.trainer import Trainer
-
+Sample = Callable[..., np.ndarray]  # (n, *, seed, labels) -> samples in data units
 FIGURE_SEED = 7  # the same points in every figure of a run, and from one call to the next
 N_POINTS = 1000
 PROGRESS_DIR = "progress"  # figures/progress/step-N.png: a frame at each evaluation (fixed z), for the animation
@@ -22,71 +25,71 @@ PROGRESS_GIF = "progress.gif"  # figures/progress.gif: those frames, animated
 PROGRESS_FPS = 2
 
 
-def run_figures(run: Run, *, save: bool = True) -> dict[str, Figure]:
-    figures = _image_figures(run) if run.config.is_image else _toy_figures(run)
-    figures["losses"] = plots.loss_curves(run.metrics)
-    if save:
-        for name, figure in figures.items():
-            plots.save_figure(figure, run.path / "figures" / f"{name}.png")
-        progress_gif(run.path / "figures")
-    return figures
-
-
-def _toy_figures(run: Run) -> dict[str, Figure]:
-    from gankit.data import load_dataset
-
-    real = load_dataset(run.config).fresh(N_POINTS, FIGURE_SEED)
-    fake = run.sample(N_POINTS, seed=FIGURE_SEED)
-    title = f"{run.config.dataset}, step {run.step}"
+def point_figures(
+    sample: Sample, d_probability: Callable[[np.ndarray], np.ndarray], real: np.ndarray, *, title: str
+) -> dict[str, Figure]:
+    """real_vs_generated, d_verdict and (for 2-D and 3-D data) decision_map of a toy run."""
+    fake = sample(N_POINTS, seed=FIGURE_SEED, labels=None)
     figures = {
         "real_vs_generated": plots.real_vs_generated(real, fake, title=title),
-        "d_verdict": plots.discriminator_verdict(fake, run.d_probability(fake), real=real),
+        "d_verdict": plots.discriminator_verdict(fake, d_probability(fake), real=real),
     }
     if real.shape[1] <= 3:
-        figures["decision_map"] = plots.decision_map(run.d_probability, real, fake)
+        figures["decision_map"] = plots.decision_map(d_probability, real, fake)
     return figures
 
 
-def _sample_grid(sample: Callable[..., np.ndarray], conditional: bool, dataset: str, step: int) -> Figure:
-    """A 10x10 grid of the same 100 draws of z (FIGURE_SEED) in every call; conditional: row = digit.
-
-    `sample(n, seed=, labels=)` returns images in [-1, 1], like Run.sample.
-    """
+def sample_grid(sample: Sample, *, conditional: bool, title: str) -> Figure:
+    """A 10x10 grid of the same 100 draws of z (FIGURE_SEED) in every call; conditional: row = digit."""
     from gankit.data.mnist import images_to_uint8
 
+    labels = np.repeat(np.arange(10), 10) if conditional else None
+    images = images_to_uint8(sample(100, seed=FIGURE_SEED, labels=labels))
     if conditional:
-        labels = np.repeat(np.arange(10), 10)
-        images = images_to_uint8(sample(100, seed=FIGURE_SEED, labels=labels))
-        return plots.image_grid(
-            images, nrow=10, row_labels=[str(d) for d in range(10)], title=f"{dataset} conditional samples, step {step}"
-        )
-    images = images_to_uint8(sample(100, seed=FIGURE_SEED, labels=None))
-    return plots.image_grid(images, nrow=10, title=f"{dataset} samples, step {step}")
+        return plots.image_grid(images, nrow=10, row_labels=[str(d) for d in range(10)], title=f"{title} (row = digit)")
+    return plots.image_grid(images, nrow=10, title=title)
 
 
-def _image_figures(run: Run) -> dict[str, Figure]:
-    return {"samples": _sample_grid(run.sample, run.config.conditional, run.config.dataset, run.step)}
-
-
-def save_progress_frame(figure_dir: Path, trainer: Trainer) -> Path:
-    """Write figures/progress/step-N.png, a frame of the training animation: the sampled G's
-    fixed-noise grid for images, real vs generated points (same z every frame) for toy data."""
-    import torch
-
-    if trainer.dataset.is_image:
-
-        def sample(n: int, *, seed: int, labels: np.ndarray | None) -> np.ndarray:
-            label_tensor = torch.as_tensor(labels, dtype=torch.int64) if labels is not None else None
-            return trainer.generate(n, seed=seed, labels=label_tensor).numpy()
-
-        figure = _sample_grid(sample, bool(trainer.n_classes), trainer.config.dataset, trainer.step)
+def run_figures(
+    *,
+    dataset: str,
+    step: int,
+    records: Sequence[dict[str, Any]],
+    sample: Sample,
+    d_probability: Callable[[np.ndarray], np.ndarray],
+    real: np.ndarray | None,
+    conditional: bool = False,
+) -> dict[str, Figure]:
+    """Every standard figure of a run at `step`: for points (`real` given) the point figures, for images
+    the sample grid; and the loss curves of `records`."""
+    name = Path(dataset).stem
+    if real is None:
+        figures = {"samples": sample_grid(sample, conditional=conditional, title=f"{name} samples, step {step}")}
     else:
-        dataset = trainer.dataset
-        fake = dataset.to_data_space(trainer.generate(N_POINTS, seed=FIGURE_SEED)).numpy()
+        figures = point_figures(sample, d_probability, real, title=f"{name}, step {step}")
+    figures["losses"] = plots.loss_curves(list(records))
+    return figures
+
+
+def save_figures(figures: dict[str, Figure], figure_dir: Path) -> list[Path]:
+    """Each figure as figure_dir/<name>.png, and the progress frames animated into progress.gif."""
+    paths = [plots.save_figure(figure, Path(figure_dir) / f"{name}.png") for name, figure in figures.items()]
+    progress_gif(figure_dir)
+    return paths
+
+
+def save_progress_frame(figure_dir: Path, step: int, *, sample: Sample, real: np.ndarray | None, dataset: str,
+                        conditional: bool = False) -> Path:  # fmt: skip
+    """figures/progress/step-N.png, a frame of the training animation (the same z in every frame):
+    real vs generated points, or the sample grid for images."""
+    name = Path(dataset).stem
+    if real is None:
+        figure = sample_grid(sample, conditional=conditional, title=f"{name} samples, step {step}")
+    else:
         figure = plots.real_vs_generated(
-            dataset.fresh(N_POINTS, FIGURE_SEED), fake, title=f"{trainer.config.dataset}, step {trainer.step}"
+            real, sample(N_POINTS, seed=FIGURE_SEED, labels=None), title=f"{name}, step {step}"
         )
-    return plots.save_figure(figure, Path(figure_dir) / PROGRESS_DIR / f"step-{trainer.step:08d}.png")
+    return plots.save_figure(figure, Path(figure_dir) / PROGRESS_DIR / f"step-{step:08d}.png")
 
 
 def progress_gif(figure_dir: Path) -> Path | None:

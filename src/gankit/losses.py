@@ -1,21 +1,141 @@
-"""GAN losses as pure functions of D's logits (P(real) = sigmoid(logit)).
+"""GAN losses: objects the trainer calls with what they may need to see, and one registry of their names.
 
-Written with softplus instead of log(sigmoid) so that confident logits never give log(0):
-log D(x) = -softplus(-l) and log(1 - D(x)) = -softplus(l).
-Each returns the mean over the batch, as a scalar tensor.
+A `Loss` has two methods, `d_loss(batch)` for D's update and `g_loss(batch)` for G's, each returning the
+mean over the batch (in a stack of K GANs: one mean per member, shape (K,)). The batch objects hold D's
+logits of the real and the fake samples, the samples and their labels, and D itself
+(`batch.discriminator(x, labels)` gives its logits), so that penalties on D's gradients (R1, R2, a
+gradient penalty) and pairings of real and fake scores (relativistic losses) can be written.
+
+A plain pair of functions of D's outputs is a loss too:
+
+    loss = gankit.Loss(discriminator=lambda real, fake: ..., generator=lambda fake: ...)
+
+`real` and `fake` are D's outputs as D gives them: probabilities for a D that ends in nn.Sigmoid (the
+lab's), logits otherwise; `on="logits"` passes logits always. The registered losses are written on
+logits with softplus, so that confident scores never give log(0): log D(x) = -softplus(-l) and
+log(1 - D(x)) = -softplus(l), where P(real) = D(x) = sigmoid(l).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass, field
 
 import torch
 from torch.nn.functional import relu, softplus
 
 from gankit.errors import bad_value
+from gankit.registry import CUSTOM, Registry
+
+Scores = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]  # (samples, labels) -> D's logits
+INPUTS = ("outputs", "logits")
 
 
+@dataclass
+class DiscriminatorBatch:
+    """What a loss sees in D's update. Leading dims: (B,) for one GAN, (K, B) for a stack of K."""
+
+    real: torch.Tensor
+    fake: torch.Tensor  # detached from G
+    real_labels: torch.Tensor | None
+    fake_labels: torch.Tensor | None
+    real_logits: torch.Tensor  # float32
+    fake_logits: torch.Tensor
+    discriminator: Scores  # D's float32 logits of any batch, under the trainer's precision
+    step: int  # the generator updates done so far
+    stacked: bool = False  # a stack's (K, B, ...) tensors
+    outputs_probability: bool = False  # D ends in a sigmoid: its own outputs are sigmoid(logits)
+
+
+@dataclass
+class GeneratorBatch:
+    """What a loss sees in G's update: the fakes (with their graph to G) and D's logits of them.
+
+    `real`, `real_labels` and `real_logits` draw a real batch on first use (relativistic losses need
+    one); a loss that never reads them draws nothing.
+    """
+
+    fake: torch.Tensor
+    fake_labels: torch.Tensor | None
+    fake_logits: torch.Tensor
+    discriminator: Scores
+    step: int
+    stacked: bool = False
+    outputs_probability: bool = False
+    draw_real: Callable[[], tuple[torch.Tensor, torch.Tensor | None]] | None = None
+    _real: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor] | None = field(default=None, repr=False)
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        if self._real is None:
+            real, labels = self.draw_real()
+            with torch.no_grad():  # D's weights are not updated in G's step
+                logits = self.discriminator(real, labels)
+            self._real = (real, labels, logits)
+        return self._real
+
+    @property
+    def real(self) -> torch.Tensor:
+        return self._real_batch()[0]
+
+    @property
+    def real_labels(self) -> torch.Tensor | None:
+        return self._real_batch()[1]
+
+    @property
+    def real_logits(self) -> torch.Tensor:
+        return self._real_batch()[2]
+
+
+class Loss:
+    """A GAN loss. Subclass it and override `d_loss` / `g_loss`, or give two plain functions of D's outputs.
+
+    `handles_stacks`: whether `d_loss` and `g_loss` accept a stack's (K, B) batches and return (K,) means;
+    losses made of plain functions do (each member's scores go through them one by one, with vmap).
+    A subclass that does not say so is trained one GAN at a time in a sweep.
+    """
+
+    name: str = CUSTOM
+    handles_stacks: bool = False
+
+    def __init__(
+        self,
+        discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        generator: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        *,
+        name: str = CUSTOM,
+        on: str = "outputs",
+    ):
+        if on not in INPUTS:
+            raise bad_value("on", on, INPUTS)
+        for side, function in (("discriminator", discriminator), ("generator", generator)):
+            if function is not None and not callable(function):
+                raise bad_value(f"Loss {side}", function, "a function of D's outputs, or None")
+        self._discriminator, self._generator, self.on, self.name = discriminator, generator, on, name
+        self.handles_stacks = type(self).handles_stacks or (discriminator is not None and generator is not None)
+
+    def _outputs(self, logits: torch.Tensor, probability: bool) -> torch.Tensor:
+        return torch.sigmoid(logits) if probability and self.on == "outputs" else logits
+
+    def d_loss(self, batch: DiscriminatorBatch) -> torch.Tensor:
+        if self._discriminator is None:
+            raise NotImplementedError(f"{type(self).__name__} gives no discriminator loss")
+        real = self._outputs(batch.real_logits, batch.outputs_probability)
+        fake = self._outputs(batch.fake_logits, batch.outputs_probability)
+        function = torch.vmap(self._discriminator) if batch.stacked else self._discriminator
+        return function(real, fake)
+
+    def g_loss(self, batch: GeneratorBatch) -> torch.Tensor:
+        if self._generator is None:
+            raise NotImplementedError(f"{type(self).__name__} gives no generator loss")
+        fake = self._outputs(batch.fake_logits, batch.outputs_probability)
+        function = torch.vmap(self._generator) if batch.stacked else self._generator
+        return function(fake)
+
+    def __repr__(self) -> str:
+        return f"Loss({self.name!r})"
+
+
+# ----- the formulas of the registered losses, on logits; each returns the batch mean -----
 def d_loss_logistic(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """D's side of the minimax game: minimise -[log D(x) + log(1 - D(G(z)))]."""
     return softplus(-real_logits).mean() + softplus(fake_logits).mean()
@@ -52,20 +172,19 @@ def g_loss_least_squares(fake_logits: torch.Tensor) -> torch.Tensor:
     return 0.5 * ((fake_logits - 1) ** 2).mean()
 
 
-class GANLoss(NamedTuple):
-    discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    generator: Callable[[torch.Tensor], torch.Tensor]
+LOSSES: Registry[Loss] = Registry("loss", custom="your own: gankit.train(..., loss=gankit.Loss(...))")
 
 
-LOSSES: dict[str, GANLoss] = {
-    "nonsaturating": GANLoss(d_loss_logistic, g_loss_nonsaturating),
-    "minimax": GANLoss(d_loss_logistic, g_loss_minimax),
-    "hinge": GANLoss(d_loss_hinge, g_loss_hinge),
-    "least_squares": GANLoss(d_loss_least_squares, g_loss_least_squares),
-}
+def _register(name: str, discriminator, generator) -> None:
+    LOSSES.add(name, Loss(discriminator, generator, name=name, on="logits"))
 
 
-def get_loss(name: str) -> GANLoss:
-    if name not in LOSSES:
-        raise bad_value("loss", name, sorted(LOSSES))
-    return LOSSES[name]
+_register("nonsaturating", d_loss_logistic, g_loss_nonsaturating)
+_register("minimax", d_loss_logistic, g_loss_minimax)
+_register("hinge", d_loss_hinge, g_loss_hinge)
+_register("least_squares", d_loss_least_squares, g_loss_least_squares)
+
+
+def config_name(loss: Loss) -> str:
+    """What a run's config records for `loss`: its registered name, or `custom` for the user's own."""
+    return loss.name if loss.name in LOSSES and LOSSES[loss.name] is loss else CUSTOM

@@ -33,6 +33,7 @@ __all__ = [
     "loss_curves",
     "metric_vs_value",
     "real_vs_generated",
+    "samples_grid",
     "save_figure",
 ]
 
@@ -165,6 +166,32 @@ def real_vs_generated(real: np.ndarray, fake: np.ndarray, *, title: str | None =
     if title:
         fig.suptitle(title)
     return fig
+
+
+@_styled
+def samples_grid(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], *, title: str | None = None) -> Figure:
+    """Small multiples: one panel per (title, real points, generated points), real faint behind, shared limits.
+
+    Points as in `real_vs_generated`: 2-D, 3-D (the swiss roll, viewed along y), or the first two coordinates.
+    """
+    if not panels:
+        raise PlotInputError("samples_grid needs at least one (title, real, generated) panel")
+    reals = [_points("real", real) for _, real, _ in panels]
+    fakes = [_points("generated", fake, real.shape[1]) for (_, _, fake), real in zip(panels, reals)]
+    dim, note, labels = _plot_dim(reals[0].shape[1])
+    lo, hi = _bounds(np.concatenate(reals), *fakes)
+    ncols = min(len(panels), 5)
+    nrows = math.ceil(len(panels) / ncols)
+    figure = Figure(figsize=(3.3 * ncols + 0.4, 3.3 * nrows + 0.8), layout="constrained")
+    for index, ((label, _, _), real, fake) in enumerate(zip(panels, reals, fakes)):
+        axes = figure.add_subplot(nrows, ncols, index + 1, **({"projection": "3d"} if dim == 3 else {}))
+        _scatter(axes, real, color=GREY, alpha=0.25, s=4)
+        _scatter(axes, fake, color=FAKE_COLOUR, s=4)
+        _frame(axes, lo, hi, labels)
+        axes.set_title(label + note, fontsize=10)
+    if title:
+        figure.suptitle(title, fontsize=12)
+    return figure
 
 
 def _verdict_labels(fake_prob: np.ndarray, threshold: float) -> tuple[np.ndarray, str, str]:

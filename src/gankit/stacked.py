@@ -1,35 +1,31 @@
 """K toy GANs of one shape trained as one: stacked weights, batched matrix products, one fused Adam.
 
-Member k of a `StackedTrainer` does exactly what `Trainer(configs[k])` does, up to float rounding
-in the matrix products:
+Member k of a `StackedTrainer` does what `Trainer(configs[k])` does, up to float rounding in the
+matrix products, because both are made of the same pieces (`gankit.step`):
 
-- the same initial weights (its nets are built with `build_models` under `torch.manual_seed(seed)`,
-  then copied into the stack);
-- its own training set (`load_dataset(config)`, drawn with its seed) and its own
-  `torch.Generator(seed)`, from which it draws its data order and every z in the same sequence;
-- the same loss (`gankit.losses`, vmapped so that each member gets its own mean), the same
-  `d_steps`, the same EMA of G, and the same Adam: `torch._fused_adam_`, the kernel behind
-  `torch.optim.Adam(fused=True)`, called on the stacked tensors. Adam is element-wise, so one call
-  over (K, in, out) tensors is K independent optimisers; members whose learning rates or betas
-  differ get one call each per distinct setting, on views of their slices.
+- the same initial weights (its nets are built under `seeded(seed)`, then copied into the stack), or
+  the user's own modules, one pair per member;
+- its own training set and its own `torch.Generator(seed)`, from which a `BatchWalker` draws its data
+  order and every z in the same sequence;
+- the same loss object (plain-function losses are vmapped so that each member gets its own mean),
+  the same `d_steps`, the same EMA of G with its ramp, and the same Adam kernel, called on the stacked
+  tensors: Adam is element-wise, so one call over (K, in, out) tensors is K independent optimisers;
+  members whose learning rates or betas differ get one call each per distinct setting, on views.
 
-Linear layers become `torch.baddbmm(bias (K,1,out), x (K,B,in), W (K,in,out))`; the activations of the
-networks' own `nn.Sequential` are applied as they are (they are element-wise). `member_trainer(k)`
-returns a real `Trainer` holding member k's whole state (weights, EMA, Adam moments, RNG, data
-order), so it can be evaluated, saved as a run checkpoint, or trained on, exactly like one from
-`gankit.train`.
+Linear layers become `torch.baddbmm(bias (K,1,out), x (K,B,in), W (K,in,out))`; element-wise
+activations apply to the stacked activations as they are. `member_state(k)` is member k's whole state
+in a Trainer's checkpoint format (weights, EMA, Adam moments, RNG, data order), and
+`load_member_state(k, state)` puts such a state back, so a stack is saved as K ordinary run folders
+and resumed from them exactly.
 
-Members of one stack must share every config field except PER_MEMBER_FIELDS; `stack_key`
-says which stack a config belongs to.
-
-Where it pays (benchmarks/sweep_speed.py, one thread): a single toy run of small networks spends
-most of its step in per-operation overhead, which a stack shares among its members; with the
-default 128-wide networks and batch 256 a single run already keeps the CPU's matrix units busy,
-and a stack saves little per GAN beyond the one process.
+A network can be stacked when it is an `nn.Sequential` (gankit's MLPs hold one) of `nn.Linear` layers
+and element-wise activations; a D that ends in `nn.Sigmoid` is stacked without it (its logit, as
+the Trainer does). `stack_refusal` says in one line why a member cannot join a stack.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -39,18 +35,26 @@ from torch import nn
 
 from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
-from gankit.errors import GankitError, bad_value
-from gankit.losses import get_loss
-from gankit.models import build_models
-from gankit.trainer import STAT_NAMES, Trainer, resolve_device
+from gankit.errors import GankitError
+from gankit.losses import DiscriminatorBatch, GeneratorBatch, Loss
+from gankit.models import MLPDiscriminator, MLPGenerator, build_models
+from gankit.models.user import ends_in_sigmoid
+from gankit.step import STAT_NAMES, BatchWalker, adam_update, ema_decay, seeded, update_average
+from gankit.trainer import resolve_device, resolve_loss
 
 # Fields that may differ between the members of one stack: they change values, never shapes.
 PER_MEMBER_FIELDS = ("seed", "lr_g", "lr_d", "beta1", "beta2", "ema", "noise")
-ADAM_EPS = 1e-8  # torch.optim.Adam's default, as the Trainer uses it
 # Layers that act on each number alone, so that they apply to stacked (K, B, width) activations as they are.
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Identity)
 
-__all__ = ["PER_MEMBER_FIELDS", "STAT_NAMES", "StackedTrainer", "check_stackable", "keep_freed_memory", "stack_key"]
+__all__ = [
+    "PER_MEMBER_FIELDS",
+    "STAT_NAMES",
+    "StackedTrainer",
+    "keep_freed_memory",
+    "stack_key",
+    "stack_refusal",
+]
 
 
 def keep_freed_memory() -> bool:
@@ -82,15 +86,53 @@ def stack_key(config: TrainConfig) -> tuple[tuple[str, Any], ...]:
     )
 
 
-def check_stackable(config: TrainConfig) -> None:
-    """GankitError unless `config` is a toy MLP GAN (the kind a stack trains)."""
-    if config.is_image or config.model != "mlp" or config.conditional:
-        raise GankitError(
-            f"dataset={config.dataset!r} model={config.model!r} cannot be trained in a stack; "
-            "accepted: a toy dataset or a point file with model='mlp' (image GANs train one at a time with gankit.train)"
+def _layers(module: nn.Module, role: str) -> list[nn.Module]:
+    """The layers a stack computes for `module`: Linear layers and element-wise activations, in order."""
+    if isinstance(module, (MLPGenerator, MLPDiscriminator)):
+        if module.n_classes:
+            raise GankitError(f"a conditional {role} cannot be stacked (one-hot labels are concatenated to its input)")
+        layers = list(module.net) + ([nn.Tanh()] if getattr(module, "tanh_output", False) else [])
+    elif isinstance(module, nn.Sequential):
+        layers = list(module)
+    else:
+        raise GankitError(f"the {role} ({type(module).__name__}) is not an nn.Sequential, so it cannot be stacked")
+    if role == "discriminator" and ends_in_sigmoid(nn.Sequential(*layers)):
+        layers = layers[:-1]  # trained on its logit, as the Trainer does
+    for layer in layers:
+        if not isinstance(layer, (nn.Linear, *ELEMENTWISE)):
+            raise GankitError(
+                f"the {role} holds a {type(layer).__name__} layer, which a stack cannot compute (it has weights, or "
+                f"statistics over the batch); stacks take Linear layers and element-wise activations"
+            )
+    if not any(isinstance(layer, nn.Linear) for layer in layers):
+        raise GankitError(f"the {role} has no Linear layer, so it cannot be stacked")
+    return layers
+
+
+def stack_refusal(
+    config: TrainConfig, loss: Loss | None = None, networks: tuple[nn.Module, nn.Module] | None = None
+) -> str | None:
+    """Why a GAN of this config (and these networks and loss) cannot be trained in a stack; None when it can."""
+    if config.is_image or config.conditional:
+        return f"dataset={config.dataset!r} is image data, which trains one GAN at a time"
+    if config.precision == "bf16":
+        return "precision='bf16': stacks of toy GANs train in float32"
+    try:
+        chosen_loss = resolve_loss(config, loss)
+    except GankitError as error:
+        return str(error)
+    if not chosen_loss.handles_stacks:
+        return (
+            f"the loss {type(chosen_loss).__name__} does not say it handles a stack's (K, B) batches (handles_stacks)"
         )
-    if getattr(config, "precision", "fp32") == "bf16":  # toy models train in float32 ("auto" means fp32 for them)
-        raise bad_value("precision", config.precision, "fp32 or auto for a stack of toy GANs (they train in float32)")
+    try:
+        if networks is None:
+            networks = seeded(config.seed, lambda: build_models(config, (1,), 0))
+        for role, module in zip(("generator", "discriminator"), networks):
+            _layers(module, role)
+    except GankitError as error:
+        return str(error)
+    return None
 
 
 class _ContiguousGrad(torch.autograd.Function):
@@ -128,26 +170,34 @@ def _linear(product: str, x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     return torch.baddbmm(bias, x, weight)
 
 
+def _linears(module: nn.Module) -> list[nn.Linear]:
+    return [layer for layer in module.modules() if isinstance(layer, nn.Linear)]
+
+
+def _to_module(tensor: torch.Tensor, index: int, k: int) -> torch.Tensor:
+    """Member k's slice of the stacked tensor at position `index` of [W0, b0, W1, b1, ...], in nn.Linear's layout."""
+    return (tensor[k].t() if index % 2 == 0 else tensor[k, 0]).contiguous().clone()
+
+
+def _to_stack(value: torch.Tensor, index: int) -> torch.Tensor:
+    """The inverse of `_to_module`: a module's weight (out, in) or bias (out,) as one member's stacked slice."""
+    return value.t() if index % 2 == 0 else value[None]
+
+
 class _StackedNet:
     """The layers of one network kind (G or D) for K members: stacked Linear weights, shared activations."""
 
-    def __init__(self, modules: Sequence[nn.Module], device: torch.device):
-        template = modules[0]
+    def __init__(self, modules: Sequence[nn.Module], role: str, device: torch.device):
         # A Linear layer is marked by how its product is computed (see _linear), else the layer is an activation.
-        self.layers: list[nn.Module | str] = []
-        for layer in template.net:
-            if isinstance(layer, nn.Linear):
-                self.layers.append(_product(layer.in_features, layer.out_features))
-            elif isinstance(layer, ELEMENTWISE):
-                self.layers.append(layer)
-            else:  # e.g. BatchNorm: weights, or statistics over the batch, that a stack would mix up
-                raise GankitError(
-                    f"a stacked network cannot hold a {type(layer).__name__} layer; "
-                    f"accepted: Linear layers and element-wise activations ({', '.join(t.__name__ for t in ELEMENTWISE)})"
-                )
-        self.tanh_output = bool(getattr(template, "tanh_output", False))
-        linears = [[layer for layer in module.net if isinstance(layer, nn.Linear)] for module in modules]
+        self.layers: list[nn.Module | str] = [
+            _product(layer.in_features, layer.out_features) if isinstance(layer, nn.Linear) else layer
+            for layer in _layers(modules[0], role)
+        ]
+        shapes = {tuple(p.shape for p in module.parameters()) for module in modules}
+        if len(shapes) != 1:
+            raise GankitError(f"the members' {role}s differ in shape; accepted: networks of one shape in a stack")
         params: list[torch.Tensor] = []
+        linears = [_linears(module) for module in modules]
         for index in range(len(linears[0])):
             # (K, in, out) so that x @ W needs no transpose; biases (K, 1, out) broadcast over the batch.
             params.append(torch.stack([member[index].weight.detach().t() for member in linears]))
@@ -162,16 +212,26 @@ class _StackedNet:
                 index += 2
             else:
                 x = layer(x)
-        return torch.tanh(x) if self.tanh_output else x
+        return x
 
     @staticmethod
     def load_member(module: nn.Module, params: Sequence[torch.Tensor], k: int) -> None:
         """Copy member k's slice of stacked `params` into an ordinary module of the same shape."""
-        linears = [layer for layer in module.net if isinstance(layer, nn.Linear)]
         with torch.no_grad():
-            for index, linear in enumerate(linears):
-                linear.weight.copy_(_unstack(params[2 * index], 2 * index, k))
-                linear.bias.copy_(_unstack(params[2 * index + 1], 2 * index + 1, k))
+            for index, linear in enumerate(_linears(module)):
+                linear.weight.copy_(_to_module(params[2 * index], 2 * index, k))
+                linear.bias.copy_(_to_module(params[2 * index + 1], 2 * index + 1, k))
+
+    @staticmethod
+    def store_member(
+        module_state: dict[str, torch.Tensor], module: nn.Module, params: Sequence[torch.Tensor], k: int
+    ) -> None:
+        """Put the weights of a module's state dict into member k's slices of stacked `params`."""
+        names = {id(p): name for name, p in module.named_parameters()}
+        with torch.no_grad():
+            for index, linear in enumerate(_linears(module)):
+                for offset, tensor in enumerate((linear.weight, linear.bias)):
+                    params[2 * index + offset][k].copy_(_to_stack(module_state[names[id(tensor)]], 2 * index + offset))
 
 
 def _groups(values: Sequence[Any]) -> list[tuple[Any, list[int]]]:
@@ -193,98 +253,94 @@ def _views(tensors: Sequence[torch.Tensor], members: list[int], total: int) -> l
 
 
 class _StackedAdam:
-    """K Adams over stacked tensors: torch.optim.Adam(fused=True)'s kernel, one call per distinct (lr, beta1, beta2)."""
+    """K Adams over stacked tensors: `adam_update` once per distinct (lr, beta1, beta2)."""
 
     def __init__(self, params: list[torch.Tensor], settings: Sequence[tuple[float, float, float]]):
         self.params = [p.detach() for p in params]  # aliases: the kernel updates the leaves in place
         self.exp_avgs = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
         self.settings = list(settings)
-        self.groups = _groups(self.settings)
         # torch.optim.Adam(fused=True) keeps a float32 step count per parameter; here they are all equal.
         self.step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
+        total = len(self.settings)
         self._state_views = [
-            (
-                setting,
-                members,
-                _views(self.params, members, len(self.settings)),
-                _views(self.exp_avgs, members, len(self.settings)),
-                _views(self.exp_avg_sqs, members, len(self.settings)),
-            )
-            for setting, members in self.groups
+            (setting, members, *(_views(t, members, total) for t in (self.params, self.exp_avgs, self.exp_avg_sqs)))
+            for setting, members in _groups(self.settings)
         ]
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
         self.step_count.add_(1)
         total = len(self.settings)
-        # The kernel walks memory in order, so gradients must have their parameters' (contiguous) layout;
-        # autograd.grad returns a transposed product's gradient with transposed strides.
-        grads = [g.contiguous() for g in grads]
         for (lr, beta1, beta2), members, params, exp_avgs, exp_avg_sqs in self._state_views:
             steps = [self.step_count] * len(params)
-            torch._fused_adam_(
-                params,
-                _views(grads, members, total),
-                exp_avgs,
-                exp_avg_sqs,
-                [],
-                steps,
-                lr=lr,
-                beta1=beta1,
-                beta2=beta2,
-                weight_decay=0.0,
-                eps=ADAM_EPS,
-                amsgrad=False,
-                maximize=False,
-                grad_scale=None,
-                found_inf=None,
+            adam_update(
+                params, _views(grads, members, total), exp_avgs, exp_avg_sqs, steps, lr=lr, beta1=beta1, beta2=beta2
             )
 
-    def member_state(self, optimizer: torch.optim.Adam, k: int) -> dict[str, Any]:
-        """Member k's state in `optimizer`'s own state_dict format (optimizer: the member's Adam, not yet stepped)."""
-        state = optimizer.state_dict()
+    def member_state(self, template: dict[str, Any], k: int) -> dict[str, Any]:
+        """Member k's state in torch.optim.Adam's state_dict format (`template`: a fresh Adam's state_dict)."""
+        if not self.step_count:
+            return copy.deepcopy(template)
+        state = copy.deepcopy(template)
         state["state"] = {
             index: {
                 "step": self.step_count.clone(),
-                "exp_avg": _unstack(self.exp_avgs[index], index, k),
-                "exp_avg_sq": _unstack(self.exp_avg_sqs[index], index, k),
+                "exp_avg": _to_module(self.exp_avgs[index], index, k),
+                "exp_avg_sq": _to_module(self.exp_avg_sqs[index], index, k),
             }
             for index in range(len(self.params))
         }
         return state
 
-
-def _unstack(tensor: torch.Tensor, index: int, k: int) -> torch.Tensor:
-    """Member k's slice of the stacked tensor at position `index` of [W0, b0, W1, b1, ...], in nn.Linear's layout."""
-    return (tensor[k].t() if index % 2 == 0 else tensor[k, 0]).contiguous().clone()
+    @torch.no_grad()
+    def load_member_state(self, state: dict[str, Any], k: int) -> None:
+        moments = state["state"]
+        for index in range(len(self.params)):
+            if index in moments:
+                self.exp_avgs[index][k].copy_(_to_stack(moments[index]["exp_avg"], index))
+                self.exp_avg_sqs[index][k].copy_(_to_stack(moments[index]["exp_avg_sq"], index))
+                self.step_count.fill_(float(moments[index]["step"]))
+            else:  # not stepped yet
+                self.exp_avgs[index][k].zero_()
+                self.exp_avg_sqs[index][k].zero_()
+                self.step_count.zero_()
 
 
 class StackedTrainer:
     """Trains K toy GANs of one shape at once; member k behaves as `Trainer(configs[k], datasets[k])`.
 
-    `datasets` (optional) are the members' training sets, `load_dataset(config)` by default.
-    `train_step()` advances every member one step and returns their statistics as a (K, 4)
-    tensor (columns STAT_NAMES), without reading it.
+    `datasets` (optional) are the members' training sets, `load_dataset(config)` by default;
+    `networks` (optional) one (G, D) pair of modules per member, gankit's own for each config by
+    default; `loss` the loss of every member (the config's by default). `train_step()` advances every
+    member one step and returns their statistics as a (K, 4) tensor (columns STAT_NAMES), without reading it.
     """
 
-    def __init__(self, configs: Sequence[TrainConfig], datasets: Sequence[Dataset] | None = None):
+    def __init__(
+        self,
+        configs: Sequence[TrainConfig],
+        datasets: Sequence[Dataset] | None = None,
+        *,
+        networks: Sequence[tuple[nn.Module, nn.Module]] | None = None,
+        loss: Loss | None = None,
+    ):
         self.configs = list(configs)
         if not self.configs:
             raise GankitError("a stack needs at least one config; accepted: a non-empty list of TrainConfig")
-        for config in self.configs:
-            check_stackable(config)
         key = stack_key(self.configs[0])
         for config in self.configs[1:]:
             other = stack_key(config)
             if other != key:
-                name, value = next((a for a, b in zip(other, key) if a != b))
+                name, value = next(a for a, b in zip(other, key) if a != b)
                 raise GankitError(
-                    f"configs of one stack differ in {name} ({value!r} vs {dict(key)[name]!r}); "
-                    f"accepted: configs that differ only in {', '.join(PER_MEMBER_FIELDS)} (group the others into stacks)"
+                    f"configs of one stack differ in {name} ({value!r} vs {dict(key)[name]!r}); accepted: configs "
+                    f"that differ only in {', '.join(PER_MEMBER_FIELDS)} (group the others into stacks)"
                 )
         self.config = config = self.configs[0]  # the shared fields
         self.K = len(self.configs)
+        refusal = stack_refusal(config, loss, tuple(networks[0]) if networks else None)
+        if refusal:
+            raise GankitError(f"these GANs cannot be trained in a stack: {refusal}")
         self.datasets = list(datasets) if datasets is not None else [load_dataset(c) for c in self.configs]
         if len(self.datasets) != self.K:
             raise GankitError(f"{len(self.datasets)} datasets for {self.K} configs; accepted: one dataset per config")
@@ -295,61 +351,46 @@ class StackedTrainer:
             )
         self.device = resolve_device(config.device)
         self.shape = self.datasets[0].shape
-
-        # The members' own initial weights: the Trainer's recipe, one seed at a time.
-        generators, discriminators = [], []
-        for member in self.configs:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(member.seed)
-                G, D = build_models(member, self.shape, 0)
-            generators.append(G)
-            discriminators.append(D)
-        self.G, self.D = _StackedNet(generators, self.device), _StackedNet(discriminators, self.device)
+        if networks is None:  # the members' own initial weights: the Trainer's recipe, one seed at a time
+            networks = [seeded(c.seed, lambda c=c: build_models(c, self.shape, 0)) for c in self.configs]
+        self.networks = [tuple(pair) for pair in networks]
+        if len(self.networks) != self.K:
+            raise GankitError(
+                f"{len(self.networks)} network pairs for {self.K} configs; accepted: one (G, D) per config"
+            )
+        self.loss = resolve_loss(config, loss)
+        self.outputs_probability = ends_in_sigmoid(self.networks[0][1])
+        self.G = _StackedNet([g for g, _ in self.networks], "generator", self.device)
+        self.D = _StackedNet([d for _, d in self.networks], "discriminator", self.device)
         self.g_params, self.d_params = self.G.params, self.D.params
         self.g_ema = [p.detach().clone() for p in self.g_params]
         self.opt_g = _StackedAdam(self.g_params, [(c.lr_g, c.beta1, c.beta2) for c in self.configs])
         self.opt_d = _StackedAdam(self.d_params, [(c.lr_d, c.beta1, c.beta2) for c in self.configs])
         self._ema_groups = [
-            (
-                ema,
-                members,
-                _views(self.g_ema, members, self.K),
-                _views([p.detach() for p in self.g_params], members, self.K),
-            )
+            (ema, _views(self.g_ema, members, self.K), _views([p.detach() for p in self.g_params], members, self.K))
             for ema, members in _groups([c.ema for c in self.configs])
         ]
-
-        self.loss = get_loss(config.loss)
-        # vmap gives each member the mean over its own batch, as the Trainer computes it.
-        self._loss_d = torch.vmap(self.loss.discriminator)
-        self._loss_g = torch.vmap(self.loss.generator)
         self.rngs = [torch.Generator().manual_seed(c.seed) for c in self.configs]
         self.data = torch.stack([d.train for d in self.datasets]).to(self.device)  # (K, N, dim)
         self._offsets = torch.arange(self.K, device=self.device)[:, None] * self.data.shape[1]
         self.step = 0
-        self._order = torch.stack([torch.randperm(self.data.shape[1], generator=rng) for rng in self.rngs])
-        self._cursor = 0
+        self.walker = BatchWalker(self.data.shape[1], config.batch_size, self.rngs)
+        self._adam_templates: dict[int, tuple[dict, dict]] = {}
 
     # ----- randomness: each member draws from its own generator, in the Trainer's order -----
     def _real_batch(self) -> torch.Tensor:
-        size, n = self.config.batch_size, self.data.shape[1]
-        if self._cursor + size > self._order.shape[1]:
-            self._order = torch.stack([torch.randperm(n, generator=rng) for rng in self.rngs])
-            self._cursor = 0
-        index = self._order[:, self._cursor : self._cursor + size]
-        self._cursor += size
-        if size > n:  # a batch larger than the data set: draw with replacement
-            index = torch.stack([torch.randint(n, (size,), generator=rng) for rng in self.rngs])
-            self._cursor = 0
-        rows = (index.to(self.device) + self._offsets).view(
-            -1
-        )  # member k's row i is row k * n + i of the flattened data
-        return self.data.view(-1, self.data.shape[2]).index_select(0, rows).view(self.K, size, self.data.shape[2])
+        size, dim = self.config.batch_size, self.data.shape[2]
+        rows = (self.walker.next().to(self.device) + self._offsets).view(-1)  # member k's row i is row k * n + i
+        return self.data.view(-1, dim).index_select(0, rows).view(self.K, size, dim)
 
     def _noise(self, size: int) -> torch.Tensor:
         return torch.stack([torch.randn(size, self.config.latent_dim, generator=rng) for rng in self.rngs]).to(
             self.device
         )
+
+    def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """D's logits (K, B) of stacked samples x (K, B, dim)."""
+        return self.D(self.d_params, x).squeeze(-1)
 
     # ----- one step of the K games -----
     def train_step(self) -> torch.Tensor:
@@ -360,14 +401,22 @@ class StackedTrainer:
             z = self._noise(size)
             with torch.no_grad():
                 fake = self.G(self.g_params, z)
-            logits = self.D(self.d_params, torch.cat([real, fake], 1)).squeeze(-1)  # one pass over real and fake
+            logits = self.logits(torch.cat([real, fake], 1))  # one pass over real and fake
             real_logits, fake_logits = logits[:, :size], logits[:, size:]
-            loss_d = self._loss_d(real_logits, fake_logits)
+            batch = DiscriminatorBatch(
+                real, fake, None, None, real_logits, fake_logits, self.logits, self.step, stacked=True,
+                outputs_probability=self.outputs_probability,
+            )  # fmt: skip
+            loss_d = self.loss.d_loss(batch)
             self.opt_d.step(torch.autograd.grad(loss_d.sum(), self.d_params))
 
-        z = self._noise(size)
+        fake = self.G(self.g_params, self._noise(size))
+        batch = GeneratorBatch(
+            fake, None, self.logits(fake), self.logits, self.step, stacked=True,
+            outputs_probability=self.outputs_probability, draw_real=lambda: (self._real_batch(), None),
+        )  # fmt: skip
         # Gradients for G's weights only: D's weight gradients are never computed.
-        loss_g = self._loss_g(self.D(self.d_params, self.G(self.g_params, z)).squeeze(-1))
+        loss_g = self.loss.g_loss(batch)
         self.opt_g.step(torch.autograd.grad(loss_g.sum(), self.g_params))
         self.step += 1
         self._update_ema()
@@ -384,14 +433,11 @@ class StackedTrainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        for ema, _members, averages, params in self._ema_groups:
-            if ema:
-                decay = min(ema, (1 + self.step) / (10 + self.step))  # the Trainer's ramp
-                torch._foreach_lerp_(averages, params, 1 - decay)
-            else:  # no EMA: the member samples G itself
-                torch._foreach_copy_(averages, params)
+        for ema, averages, params in self._ema_groups:
+            # ema 0: the member samples G itself (a decay of 0 copies)
+            update_average(averages, params, ema_decay(ema, self.step) if ema else 0.0)
 
-    # ----- sampling and members -----
+    # ----- sampling -----
     @torch.no_grad()
     def generate(self, n: int, *, seed: int, batch_size: int = 2500) -> torch.Tensor:
         """(K, n, dim) samples in model space from every member's sampler (EMA when the member has one),
@@ -410,30 +456,66 @@ class StackedTrainer:
         std = torch.stack([d.std for d in self.datasets])[:, None]
         return x * std + mean
 
+    # ----- the game's interface for the training loop -----
     def finite(self) -> torch.Tensor:
         """(K,) bool: whether each member's weights are all finite."""
         with torch.no_grad():
             flags = [torch.isfinite(p.detach()).flatten(1).all(1) for p in (*self.g_params, *self.d_params)]
             return torch.stack(flags).all(0).cpu()
 
-    def member_trainer(self, k: int) -> Trainer:
-        """A Trainer holding member k's whole state: what `Trainer(configs[k])` would hold after `step` steps."""
-        trainer = Trainer(self.configs[k], self.datasets[k])
-        state = trainer.state_dict()
-        for module, params in ((trainer.G, self.g_params), (trainer.D, self.d_params)):
-            _StackedNet.load_member(module, params, k)
-        if trainer.G_ema is not None:
-            _StackedNet.load_member(trainer.G_ema, self.g_ema, k)
-        state.update(
-            step=self.step,
-            G=trainer.G.state_dict(),
-            D=trainer.D.state_dict(),
-            G_ema=trainer.G_ema.state_dict() if trainer.G_ema is not None else None,
-            opt_g=self.opt_g.member_state(trainer.opt_g, k) if self.step else trainer.opt_g.state_dict(),
-            opt_d=self.opt_d.member_state(trainer.opt_d, k) if self.step else trainer.opt_d.state_dict(),
-            rng=self.rngs[k].get_state(),
-            order=self._order[k].cpu().clone(),
-            cursor=self._cursor,
-        )
-        trainer.load_state_dict(state)
-        return trainer
+    def samples(self, n: int, *, seed: int, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Each member's n samples in data units, with the z that `Trainer.samples` draws."""
+        return list(self.to_data_space(self.generate(n, seed=seed)))
+
+    def _templates(self, k: int) -> tuple[dict, dict]:
+        """Fresh Adam state_dicts of member k's own modules: the format its checkpoint's optimisers take."""
+        if k not in self._adam_templates:
+            config = self.configs[k]
+            self._adam_templates[k] = tuple(
+                torch.optim.Adam(
+                    module.parameters(), lr=lr, betas=(config.beta1, config.beta2), fused=True
+                ).state_dict()
+                for module, lr in zip(self.networks[k], (config.lr_g, config.lr_d))
+            )
+        return self._adam_templates[k]
+
+    def member_state(self, k: int) -> dict[str, Any]:
+        """Member k's whole state, in the format of `Trainer.state_dict()` (a run checkpoint)."""
+        G, D = self.networks[k]
+        _StackedNet.load_member(G, self.g_params, k)
+        _StackedNet.load_member(D, self.d_params, k)
+        g_state = {name: t.clone() for name, t in G.state_dict().items()}
+        ema_state = None
+        if self.configs[k].ema:
+            _StackedNet.load_member(G, self.g_ema, k)
+            ema_state = {name: t.clone() for name, t in G.state_dict().items()}
+            _StackedNet.load_member(G, self.g_params, k)
+        opt_g, opt_d = self._templates(k)
+        dataset = self.datasets[k]
+        return {
+            "step": self.step,
+            "G": g_state,
+            "G_ema": ema_state,
+            "D": {name: t.clone() for name, t in D.state_dict().items()},
+            "opt_g": self.opt_g.member_state(opt_g, k),
+            "opt_d": self.opt_d.member_state(opt_d, k),
+            "rng": self.rngs[k].get_state(),
+            "order": self.walker.order[k].cpu().clone(),
+            "cursor": self.walker.cursor,
+            "data_mean": dataset.mean,
+            "data_std": dataset.std,
+        }
+
+    def load_member_state(self, k: int, state: dict[str, Any]) -> None:
+        """Put member k's state (`member_state`'s format) back into the stack; all members must be at one step."""
+        if self.step and state["step"] != self.step:
+            raise GankitError(f"member {k}'s checkpoint is at step {state['step']}, the stack's at {self.step}")
+        G, D = self.networks[k]
+        _StackedNet.store_member(state["G"], G, self.g_params, k)
+        _StackedNet.store_member(state["D"], D, self.d_params, k)
+        _StackedNet.store_member(state["G_ema"] if state["G_ema"] is not None else state["G"], G, self.g_ema, k)
+        self.opt_g.load_member_state(state["opt_g"], k)
+        self.opt_d.load_member_state(state["opt_d"], k)
+        self.rngs[k].set_state(state["rng"])
+        self.walker.order[k] = state["order"]
+        self.walker.cursor, self.step = state["cursor"], state["step"]

@@ -12,9 +12,14 @@ that differ only in PER_MEMBER_FIELDS (seed, learning rates, betas, EMA, noise) 
 together in one `StackedTrainer`; settings that change shapes (latent size, widths, batch size,
 steps, ...) get one stack each. Member k of a stack ends exactly where `gankit.train(config_k)`
 ends, up to float rounding, and is written as an ordinary run folder (`gankit train --resume` continues it).
+GANs that a stack cannot compute (your own networks when they are not a Sequential of Linear layers and
+element-wise activations, a loss that does not handle stacks) are trained one at a time, in this process.
+Stacks and single GANs train in the one training loop (`gankit.loop`): evaluations every
+`eval_every`, checkpoints every `checkpoint_every` in each GAN's run folder, SIGINT/SIGTERM saved, and
+an interrupted sweep continues exactly with `resume_sweep(out)` (`gankit sweep --resume OUT`).
 
 The folder:
-    out/sweep.json            the base config, grid, seeds, interval method, every row, timings
+    out/sweep.json            the plan (base config, grid, seeds, interval method), then every row, timings
     out/gans.csv              one row per GAN: swept values, seed, metrics, diverged_at, run folder
     out/table.csv, table.md   one row per setting: n, and mean [95% interval] of each metric
     out/samples.npz           per setting: the median-W1 seed's samples and fresh real points (data units)
@@ -33,22 +38,42 @@ import dataclasses
 import itertools
 import json
 import math
-import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from torch import nn
 
+import gankit.plots as plots
+from gankit.checkpoint import load_checkpoint
 from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError, bad_value
-from gankit.stacked import STAT_NAMES, StackedTrainer, check_stackable, keep_freed_memory, stack_key
+from gankit.evaluation import make_evaluator
+from gankit.files import atomic_write
+from gankit.loop import Member, TrainingLoop
+from gankit.losses import Loss, config_name
+from gankit.models.user import describe, load_models_file
+from gankit.registry import CUSTOM
+from gankit.run import Run
+from gankit.runfolder import (
+    CONFIG_FILE,
+    append_metrics,
+    checkpoint_path,
+    list_checkpoints,
+    prepare_run_dir,
+    read_metrics,
+    set_global_rng_state,
+)
+from gankit.stacked import StackedTrainer, keep_freed_memory, stack_key, stack_refusal
+from gankit.step import seeded
+from gankit.threads import torch_threads, training_threads
+from gankit.trainer import Trainer
 
 SWEEP_FILE, GANS_FILE, TABLE_FILE, MARKDOWN_FILE, SAMPLES_FILE = (
     "sweep.json",
@@ -65,7 +90,7 @@ SAMPLE_SEED, N_SAMPLES = 7, 1000  # as a run's own figures draw them
 # Metrics that are not summarised per setting: the floor is a property of the data, the ratio repeats w1.
 NOT_SUMMARISED = ("w1_floor", "w1_ratio")
 
-__all__ = ["INTERVALS", "SweepResult", "expand", "mean_interval", "sweep"]
+__all__ = ["INTERVALS", "SweepResult", "expand", "mean_interval", "resume_sweep", "sweep"]
 
 
 # ----- the plan: lists -> runs -----
@@ -109,7 +134,12 @@ def expand(
         setting = dict(zip(grid, values))
         for seed in seed_list:
             config = base_config.replace(**setting, seed=seed)
-            check_stackable(config)
+            if config.is_image:
+                raise bad_value(
+                    "dataset",
+                    config.dataset,
+                    "a toy dataset or a point file (image GANs train one at a time with gankit.train)",
+                )
             plan.append((setting, config))
     return plan
 
@@ -231,8 +261,6 @@ class SweepResult:
 
     def run(self, setting: Mapping[str, Any] | str, seed: int):
         """The gankit Run of one GAN: `result.run({"latent_dim": 3}, seed=0)`."""
-        from gankit.run import Run
-
         label = setting if isinstance(setting, str) else setting_label(setting)
         for row in self.rows:
             if row["setting"] == label and row["seed"] == seed:
@@ -266,8 +294,6 @@ class SweepResult:
     def plot(self, *, save: bool = True) -> dict[str, Any]:
         """{name: Figure}: each metric against the swept value (mean and 95% interval), and the
         median seed's samples of every setting; saved under figures/ unless save=False."""
-        from gankit import plots
-
         method = "t-interval" if self.interval == "t" else "bootstrap interval"
         dataset = self.base.get("dataset", "")
         figures = {}
@@ -289,7 +315,7 @@ class SweepResult:
                     if f"setting_{i}" in saved
                 ]
             if panels:
-                figures["samples"] = samples_grid(
+                figures["samples"] = plots.samples_grid(
                     panels,
                     title=f"{Path(dataset).stem}: generated (orange) over real (grey), "
                     "the median-W1 seed of each setting",
@@ -301,8 +327,6 @@ class SweepResult:
 
     def _add_each_gan(self, axes, metric: str) -> None:
         """Every GAN's own value as a faint dot at its setting's x, so that outlying seeds show."""
-        from gankit import plots
-
         labels = [entry["setting"] for entry in self.table]
         numeric = all(
             isinstance(entry.get(self.x), (int, float)) and not isinstance(entry.get(self.x), bool)
@@ -335,38 +359,10 @@ def _seed_text(seeds: Sequence[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def samples_grid(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], *, title: str | None = None):
-    """Small multiples: one panel per (title, real points, generated points), real faint behind, shared limits.
-
-    Points as in `plots.real_vs_generated`: 2-D, 3-D (the swiss roll, viewed along y), or the first two coordinates.
-    """
-    from matplotlib.figure import Figure
-
-    from gankit import plots
-
-    @plots._styled
-    def build():
-        reals = [plots._points("real", real) for _, real, _ in panels]
-        fakes = [plots._points("generated", fake, real.shape[1]) for (_, _, fake), real in zip(panels, reals)]
-        dim, note, labels = plots._plot_dim(reals[0].shape[1])
-        lo, hi = plots._bounds(np.concatenate(reals), *fakes)
-        ncols = min(len(panels), 5)
-        nrows = math.ceil(len(panels) / ncols)
-        figure = Figure(figsize=(3.3 * ncols + 0.4, 3.3 * nrows + 0.8), layout="constrained")
-        for index, ((label, _, _), real, fake) in enumerate(zip(panels, reals, fakes)):
-            axes = figure.add_subplot(nrows, ncols, index + 1, **({"projection": "3d"} if dim == 3 else {}))
-            plots._scatter(axes, real, color=plots.GREY, alpha=0.25, s=4)
-            plots._scatter(axes, fake, color=plots.FAKE_COLOUR, s=4)
-            plots._frame(axes, lo, hi, labels)
-            axes.set_title(label + note, fontsize=10)
-        if title:
-            figure.suptitle(title, fontsize=12)
-        return figure
-
-    return build()
-
-
 # ----- training -----
+Factory = Callable[[TrainConfig], nn.Module]
+
+
 def sweep(
     base: TrainConfig | Mapping[str, Any] | None = None,
     grid: Mapping[str, Sequence[Any]] | None = None,
@@ -378,75 +374,276 @@ def sweep(
     progress: bool = True,
     save_runs: bool = True,
     figures: bool = True,
+    generator: Factory | None = None,
+    discriminator: Factory | None = None,
+    loss: Loss | None = None,
+    models: str | Path | None = None,
 ) -> SweepResult:
     """Train every setting of `grid` (cross product) with every seed, many GANs at once, and summarise.
 
     `base` is the TrainConfig (or dict of fields) that the grid's values override; `seeds` is a
     count N (seeds 0..N-1, default 8) or a list. `out` is the sweep folder (default
     runs/sweep-<dataset>-<time>; an existing sweep folder is replaced only with force=True).
-    `interval` is "t" (Student's t, default) or "bootstrap". `save_runs=False` skips the per-GAN
-    run folders. Toy datasets and point files only (image GANs: one at a time with gankit.train).
+    `interval` is "t" (Student's t, default) or "bootstrap". `save_runs=False` removes the per-GAN
+    run folders once the sweep is done. Your own networks: `generator` and `discriminator` are
+    functions config -> nn.Module (each GAN gets its own, built under its seed), or `models` a models
+    file; `loss` a gankit.Loss for every GAN. Toy datasets and point files only (image GANs: gankit.train).
+    An interrupted sweep continues with `resume_sweep(out)`, exactly.
     """
     if interval not in INTERVALS:
         raise bad_value("interval", interval, INTERVALS)
     base_config = base if isinstance(base, TrainConfig) else TrainConfig.from_dict(dict(base or {}))
-    plan = expand(base_config, grid, seeds)
-    fields = [k for k in (grid or {}) if k != "seed"]
-    seed_list = list(dict.fromkeys(config.seed for _, config in plan))
+    plan = expand(base_config, grid, seeds)  # validates everything before anything is written
+    factories = _Factories(generator, discriminator, loss, models)
     out_dir = (
         Path(out)
         if out is not None
         else Path("runs") / f"sweep-{Path(base_config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
     _prepare(out_dir, force=force)
+    spec = {
+        "status": "running",
+        "base": base_config.to_dict(),
+        "grid": _jsonable({k: list(v) for k, v in (grid or {}).items() if k != "seed"}),
+        "seeds": list(dict.fromkeys(config.seed for _, config in plan)),
+        "interval": interval,
+        "save_runs": save_runs,
+        "models_file": factories.models_file,
+    }
+    _write_json(out_dir / SWEEP_FILE, spec)
+    return _run(out_dir, spec, plan, factories, resume=False, progress=progress, figures=figures)
 
+
+def resume_sweep(
+    path: str | Path,
+    *,
+    progress: bool = True,
+    figures: bool = True,
+    generator: Factory | None = None,
+    discriminator: Factory | None = None,
+    loss: Loss | None = None,
+    models: str | Path | None = None,
+) -> SweepResult:
+    """Continue an interrupted sweep from its members' newest checkpoints; the result is what the sweep
+    would have given uninterrupted (on the CPU: the same weights, bit for bit). Stacks that had finished
+    are read back, not trained again. A sweep of your own networks or loss needs them again."""
+    out_dir = Path(path)
+    try:
+        spec = json.loads((out_dir / SWEEP_FILE).read_text())
+        plan = expand(TrainConfig.from_dict(spec["base"]), spec["grid"], spec["seeds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise GankitError(
+            f"{str(out_dir)!r} holds no readable {SWEEP_FILE}; accepted: a folder written by gankit sweep"
+        ) from None
+    factories = _Factories(generator, discriminator, loss, models)
+    return _run(out_dir, spec, plan, factories, resume=True, progress=progress, figures=figures)
+
+
+class _Factories:
+    """How a sweep makes each GAN's networks and loss: gankit's own, or the user's (functions or a models file)."""
+
+    def __init__(
+        self, generator: Factory | None, discriminator: Factory | None, loss: Loss | None, models: str | Path | None
+    ):
+        self.models_file, self._make_loss = None, None
+        if models is not None:
+            if generator is not None or discriminator is not None:
+                raise GankitError("models= was given with generator=/discriminator=; accepted: one of the two")
+            code = load_models_file(models)
+            generator, discriminator = code.make_generator, code.make_discriminator  # None, None: gankit's own
+            self.models_file, self._make_loss = str(code.path), code.make_loss
+        if (generator is None) != (discriminator is None):
+            raise GankitError("only one of generator= and discriminator= was given; accepted: both of them, or neither")
+        for name, factory in (("generator", generator), ("discriminator", discriminator)):
+            if factory is not None and (isinstance(factory, nn.Module) or not callable(factory)):
+                raise bad_value(
+                    name, type(factory).__name__, "a function config -> nn.Module (each GAN of a sweep gets its own)"
+                )
+        self.generator, self.discriminator, self.loss = generator, discriminator, loss
+
+    def networks(self, config: TrainConfig) -> tuple[nn.Module, nn.Module] | None:
+        """Member `config`'s own (G, D), built under its seed; None for gankit's own networks."""
+        if self.generator is None:
+            return None
+        return seeded(config.seed, lambda: (self.generator(config), self.discriminator(config)))
+
+    def loss_for(self, config: TrainConfig) -> Loss | None:
+        if self.loss is None and self._make_loss is not None:
+            self.loss = self._make_loss(config)
+        return self.loss
+
+    def member_config(self, config: TrainConfig) -> TrainConfig:
+        """The config a member records: `custom` for the user's networks or loss."""
+        loss = self.loss_for(config)
+        changes: dict[str, Any] = {"model": CUSTOM} if self.generator is not None else {}
+        if loss is not None:
+            changes["loss"] = config_name(loss)
+        return config.replace(**changes) if changes else config
+
+    def description(self, networks: tuple[nn.Module, nn.Module] | None, loss: Loss | None) -> dict[str, Any] | None:
+        custom_loss = loss is not None and config_name(loss) == CUSTOM
+        if networks is None and not custom_loss:
+            return None
+        return {
+            "generator": describe(networks[0]) if networks else None,
+            "discriminator": describe(networks[1]) if networks else None,
+            "loss": type(loss).__name__ if custom_loss else None,
+            "models_file": self.models_file,
+        }
+
+
+def _units(configs: list[TrainConfig], nets: list, factories: _Factories) -> list[list[int]]:
+    """Plan indices grouped into what trains together: a stack of the GANs that share their shapes, else
+    one GAN at a time (the line on stderr says why)."""
+    groups: dict[tuple, list[int]] = {}
+    for index, config in enumerate(configs):
+        groups.setdefault(stack_key(config), []).append(index)
+    units: list[list[int]] = []
+    for members in groups.values():
+        refusal = stack_refusal(configs[members[0]], factories.loss_for(configs[members[0]]), nets[members[0]])
+        if refusal and len(members) > 1:
+            print(f"gankit sweep: {len(members)} GANs train one at a time, not as a stack: {refusal}", file=sys.stderr)
+        units += [[i] for i in members] if refusal else [members]
+    return units
+
+
+def _run(out_dir: Path, spec: dict[str, Any], plan: list[tuple[dict[str, Any], TrainConfig]], factories: _Factories, *,
+         resume: bool, progress: bool, figures: bool) -> SweepResult:  # fmt: skip
+    fields = list(spec["grid"])
     keep_freed_memory()
     started = time.perf_counter()
-    stacks: dict[tuple, list[int]] = {}
-    for index, (_, config) in enumerate(plan):
-        stacks.setdefault(stack_key(config), []).append(index)
+    configs = [factories.member_config(config) for _, config in plan]
+    nets = [factories.networks(config) for config in configs]
+    names = [_folder_name(setting, config.seed) for setting, config in plan]
     rows: list[dict[str, Any] | None] = [None] * len(plan)
     samples: list[np.ndarray | None] = [None] * len(plan)  # each GAN's SAMPLE_SEED points, for the samples figure
     datasets: dict[tuple, Dataset] = {}
     evaluators: dict[tuple, Any] = {}
-    for number, members in enumerate(stacks.values(), start=1):
-        configs = [plan[i][1] for i in members]
-        member_data = [
-            _cached(datasets, (c.dataset, c.n_samples, c.noise, c.seed), lambda c=c: load_dataset(c)) for c in configs
+    units = _units(configs, nets, factories)
+    for number, members in enumerate(units, start=1):
+        unit = [configs[i] for i in members]
+        data = [_cached(datasets, (c.dataset, c.n_samples, c.noise, c.seed), lambda c=c: load_dataset(c)) for c in unit]
+        scorers = [
+            _cached(evaluators, (c.dataset, c.noise), lambda c=c, d=d: make_evaluator(c, d)) for c, d in zip(unit, data)
         ]
-        results = _train_stack(
-            configs,
-            member_data,
-            evaluators,
-            out_dir if save_runs else None,
-            [_folder_name(plan[i][0], plan[i][1].seed) for i in members],
-            desc=f"sweep {number}/{len(stacks)}",
-            progress=progress,
-        )
+        results = _train_unit(
+            unit, data, scorers, [nets[i] for i in members], [out_dir / RUNS_DIR / names[i] for i in members], factories,
+            resume=resume, desc=f"sweep {number}/{len(units)}", progress=progress, out_dir=out_dir,
+        )  # fmt: skip
         for i, (result, points) in zip(members, results):
             setting, config = plan[i]
             rows[i] = {"setting": setting_label(setting), **setting, "seed": config.seed, **result}
             samples[i] = points
 
     done = [row for row in rows if row is not None]
+    if not spec.get("save_runs", True):  # the run folders served the checkpoints while training
+        shutil.rmtree(out_dir / RUNS_DIR, ignore_errors=True)
+        for row in done:
+            row["run"] = ""
     metrics = _metric_names(done, fields)
-    table = summarise(done, fields, metrics, interval)
-    _save_samples(out_dir, table, done, samples, [config for _, config in plan])
+    table = summarise(done, fields, metrics, spec["interval"])
+    _save_samples(out_dir, table, done, samples, configs)
     result = SweepResult(
         out_dir,
         fields,
         done,
         table,
         metrics,
-        interval,
-        base_config.to_dict(),
-        seed_list,
+        spec["interval"],
+        spec["base"],
+        spec["seeds"],
         round(time.perf_counter() - started, 3),
     )
-    _write_outputs(result, {k: v for k, v in (grid or {}).items() if k != "seed"})
+    _write_outputs(result, spec)
     if figures:
         result.plot()
     return result
+
+
+def _train_unit(
+    configs: list[TrainConfig],
+    datasets: list[Dataset],
+    evaluators: list[Any],
+    nets: list,
+    run_dirs: list[Path],
+    factories: _Factories,
+    *,
+    resume: bool,
+    desc: str,
+    progress: bool,
+    out_dir: Path,
+) -> list[tuple[dict[str, Any], np.ndarray | None]]:
+    """Train one stack (or one GAN) to its steps in the training loop, each member a run folder under
+    out_dir; per member: (its row of results, its N_SAMPLES generated points, or None if it diverged)."""
+    loss = factories.loss_for(configs[0])
+    with torch_threads(training_threads(configs[0], len(configs))):
+        if stack_refusal(configs[0], loss, nets[0]) is None:
+            game = StackedTrainer(configs, datasets, networks=None if nets[0] is None else nets, loss=loss)
+        else:
+            generator, discriminator = nets[0] if nets[0] is not None else (None, None)
+            game = Trainer(configs[0], datasets[0], generator=generator, discriminator=discriminator, loss=loss)
+        members = [Member(run_dir, evaluator) for run_dir, evaluator in zip(run_dirs, evaluators)]
+        if not (resume and _restore(game, members)):
+            for member, config, pair in zip(members, configs, nets):
+                prepare_run_dir(member.run_dir, config, force=resume, networks=factories.description(pair, loss))
+        loop = TrainingLoop(
+            game,
+            members,
+            progress=progress,
+            desc=desc,
+            stop_on_divergence=False,
+            resume_hint=f"gankit sweep --resume {out_dir}",
+        )
+        loop.run()
+        points = game.samples(N_SAMPLES, seed=SAMPLE_SEED)  # = Run.sample(N_SAMPLES, seed=SAMPLE_SEED)
+    results = []
+    for k, member in enumerate(members):
+        final = next(
+            (
+                r
+                for r in reversed(member.records)
+                if r.get("step") == game.step and "loss_d" not in r and "event" not in r
+            ),
+            {},
+        )
+        result: dict[str, Any] = {
+            "diverged_at": member.diverged_at,
+            "steps": game.step,
+            "run": f"{RUNS_DIR}/{member.run_dir.name}",
+        }
+        result.update({name: value for name, value in final.items() if name != "step"})
+        result["seconds"] = round(loop.seconds / len(members), 4)  # the stack's training time, per GAN
+        results.append((result, points[k].numpy() if member.diverged_at is None else None))
+    return results
+
+
+def _restore(game: Any, members: list[Member]) -> bool:
+    """Resume a unit: every live member loads its checkpoint of the newest step that all of them have
+    (members that had diverged by then stay diverged). False when there is nothing to resume from."""
+    if not all((m.run_dir / CONFIG_FILE).is_file() for m in members):
+        return False
+    histories = [read_metrics(m.run_dir) for m in members]
+    saved = [{int(p.stem.split("-")[1]) for p in list_checkpoints(m.run_dir)} for m in members]
+    diverged = [next((r["step"] for r in h if r.get("event") == "diverged"), None) for h in histories]
+    common = [s for s, d in zip(saved, diverged) if d is None]
+    steps = set.intersection(*common) if common else set()
+    if not steps:
+        return False
+    step = max(steps)
+    alive = [k for k in range(len(members)) if diverged[k] is None or diverged[k] > step]
+    if any(step not in saved[k] for k in alive):
+        return False
+    states = {k: load_checkpoint(checkpoint_path(members[k].run_dir, step)) for k in alive}
+    for k, member in enumerate(members):
+        if k not in states:
+            member.diverged_at = diverged[k]
+            member.records = [r for r in histories[k] if r.get("step", 0) <= diverged[k]]
+            continue
+        game.load_member_state(k, states[k])
+        append_metrics(member.run_dir, {"event": "resume", "step": step})
+        member.records = read_metrics(member.run_dir)
+    set_global_rng_state(states[alive[0]]["global_rng"])
+    return True
 
 
 def _cached(cache: dict, key: tuple, make):
@@ -476,111 +673,6 @@ def _prepare(out_dir: Path, *, force: bool) -> None:
         raise GankitError(
             f"sweep folder {str(out_dir)!r} is not writable ({error.strerror}); accepted: a folder you can write to"
         ) from None
-
-
-def stack_threads(config: TrainConfig, members: int) -> int:
-    """Torch threads for a stack: `config.threads`, else one for a lone GAN (as gankit.train: toy-sized
-    products gain nothing from more) and every core for two or more (64 GANs: 1.4x faster on two cores
-    than on one at width 32, 1.7x at width 128; 8 GANs at width 128: 1.5x)."""
-    if config.threads:
-        return config.threads
-    return 1 if members == 1 else (os.cpu_count() or 1)
-
-
-def _train_stack(
-    configs: list[TrainConfig],
-    datasets: list[Dataset],
-    evaluators: dict,
-    out_dir: Path | None,
-    names: list[str],
-    *,
-    desc: str,
-    progress: bool,
-) -> list[tuple[dict[str, Any], np.ndarray | None]]:
-    """Train one stack to its steps; per member: (its row of results, its N_SAMPLES generated points or None
-    if it diverged); its run folder is written under out_dir when that is given."""
-    from tqdm.auto import tqdm
-
-    from gankit.run import _evaluator, evaluate_trainer
-
-    config = configs[0]
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(stack_threads(config, len(configs)))
-    try:
-        stack = StackedTrainer(configs, datasets)
-        logs: list[list[dict[str, Any]]] = [[] for _ in configs]
-        diverged_at: list[int | None] = [None] * len(configs)
-        window: list[torch.Tensor] = []
-        started = time.perf_counter()
-        bar = tqdm(
-            total=config.steps,
-            disable=not progress,
-            desc=f"{desc} ({len(configs)} GANs)",
-            unit="step",
-            dynamic_ncols=True,
-            file=sys.stderr,
-        )
-        try:
-            while stack.step < config.steps:
-                window.append(stack.train_step())
-                step = stack.step
-                last = step == config.steps or (
-                    config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds
-                )
-                if step % config.log_every == 0 or last:
-                    means = torch.stack(window).mean(0)  # (K, 4): one host sync per logging window
-                    window.clear()
-                    finite = torch.isfinite(means).all(1) & stack.finite()
-                    seconds = round(time.perf_counter() - started, 3)
-                    for k, values in enumerate(means.tolist()):
-                        if diverged_at[k] is not None:
-                            continue
-                        if not finite[k]:
-                            diverged_at[k] = step
-                            continue
-                        logs[k].append(
-                            {"step": step, **{n: round(v, 6) for n, v in zip(STAT_NAMES, values)}, "seconds": seconds}
-                        )
-                    bar.update(step - bar.n)
-                if last:
-                    break
-        finally:
-            bar.close()
-        train_seconds = time.perf_counter() - started
-
-        results = []
-        for k, (member, dataset) in enumerate(zip(configs, datasets)):
-            result: dict[str, Any] = {"diverged_at": diverged_at[k], "steps": stack.step, "run": ""}
-            trainer = stack.member_trainer(k)
-            points = None
-            if diverged_at[k] is None:
-                evaluator = _cached(
-                    evaluators, (member.dataset, member.noise), lambda m=member, d=dataset: _evaluator(m, d)
-                )
-                evaluation = evaluate_trainer(trainer, evaluator, dataset)
-                result.update(evaluation)
-                logs[k].append({"step": stack.step, **evaluation})
-                points = dataset.to_data_space(trainer.generate(N_SAMPLES, seed=SAMPLE_SEED)).numpy()  # = Run.sample
-            if out_dir is not None:
-                result["run"] = _write_member(
-                    out_dir / RUNS_DIR / names[k], trainer, logs[k], save=diverged_at[k] is None
-                )
-            result["seconds"] = round(train_seconds / len(configs), 4)  # the stack's training time, per GAN
-            results.append((result, points))
-        return results
-    finally:
-        torch.set_num_threads(threads_before)
-
-
-def _write_member(run_dir: Path, trainer, log: list[dict[str, Any]], *, save: bool) -> str:
-    """Member k as a gankit run folder: config.json, metrics.jsonl and (unless it diverged) its checkpoint."""
-    from gankit.run import METRICS_FILE, _prepare_run_dir, _save
-
-    _prepare_run_dir(run_dir, trainer.config, force=False)
-    (run_dir / METRICS_FILE).write_text("".join(json.dumps(record) + "\n" for record in log))
-    if save:
-        _save(run_dir, trainer, trainer.config.keep_checkpoints)
-    return f"{RUNS_DIR}/{run_dir.name}"
 
 
 def _metric_names(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> list[str]:
@@ -619,23 +711,18 @@ def _save_samples(
     np.savez(out_dir / SAMPLES_FILE, **arrays)
 
 
-def _write_outputs(result: SweepResult, grid: Mapping[str, Any]) -> None:
+def _write_outputs(result: SweepResult, spec: dict[str, Any]) -> None:
     path = result.path
-    saved = {
-        "base": result.base,
-        "grid": {k: [_jsonable(v) for v in values] for k, values in grid.items()},
-        "seeds": result.seeds,
-        "fields": result.fields,
-        "metrics": result.metrics,
-        "interval": result.interval,
-        "seconds": result.seconds,
-        "rows": result.rows,
-        "table": result.table,
-    }
-    (path / SWEEP_FILE).write_text(json.dumps(_jsonable(saved), indent=1, allow_nan=True) + "\n")
+    saved = {**spec, "status": "done", "fields": result.fields, "metrics": result.metrics, "seconds": result.seconds,
+             "rows": result.rows, "table": result.table}  # fmt: skip
+    _write_json(path / SWEEP_FILE, saved)
     _write_csv(path / GANS_FILE, result.rows)
     _write_csv(path / TABLE_FILE, result.table)
     (path / MARKDOWN_FILE).write_text(result.markdown())
+
+
+def _write_json(path: Path, value: Any) -> None:
+    atomic_write(path, (json.dumps(_jsonable(value), indent=1, allow_nan=True) + "\n").encode())
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -1,8 +1,14 @@
 """The trainer: owns G, D and their two Adam optimisers, and advances the game one step at a time.
 
-All randomness of training (data order, z, fake labels) comes from one torch.Generator that
-the trainer owns, so its state plus the weights and optimiser moments are the whole state of
-a run: saving and restoring them continues the run exactly.
+G and D are gankit's own networks for the config (`gankit.models`), or any modules the user passes,
+called as `gankit.models.user` describes. The loss is the config's registered one or the user's
+`gankit.Loss`. All randomness of training (data order, z, fake labels) comes from one torch.Generator
+that the trainer owns, so its state plus the weights and optimiser moments are the whole state of a
+run: saving and restoring them continues the run exactly.
+
+A Trainer is a game of one member (K = 1) for the training loop (`gankit.loop`), which also trains
+stacks of K GANs (`gankit.stacked`) through the same methods: `train_step`, `finite`, `samples`,
+`member_state` and `load_member_state`.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from torch import nn
 
 from gankit.config import TrainConfig
 from gankit.data import Dataset
-from gankit.losses import get_loss
+from gankit.errors import GankitError, bad_value
+from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.models import build_models
+from gankit.models.user import check_networks, discriminator_call, ends_in_sigmoid, generator_call
+from gankit.step import BatchWalker, adam_update, ema_decay, seeded, update_average
 
-STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
 GENERATE_PIECE = 500  # samples per forward pass of G when generating (memory, not randomness: z is drawn as before)
 
 
@@ -27,8 +35,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from gankit.errors import bad_value
-
         raise bad_value("device", name, "cpu or auto (no CUDA device is available here)")
     return torch.device(name)
 
@@ -55,50 +61,81 @@ def resolve_precision(config: TrainConfig, device: torch.device) -> torch.dtype 
     return None
 
 
+def resolve_loss(config: TrainConfig, loss: Loss | None) -> Loss:
+    """The loss to train with: the user's, or the config's registered one."""
+    if loss is not None:
+        if not isinstance(loss, Loss):
+            raise bad_value("loss", type(loss).__name__, "a gankit.Loss (or a registered loss name in the config)")
+        return loss
+    if config.loss not in LOSSES:
+        raise GankitError(
+            f"loss={config.loss!r} means your own loss; accepted: pass it as loss=gankit.Loss(...) "
+            "(or make_loss(config) in the --models file)"
+        )
+    return LOSSES[config.loss]
+
+
+def has_batch_norm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
 class Trainer:
-    def __init__(self, config: TrainConfig, dataset: Dataset):
+    K = 1  # members of this game (the training loop also trains stacks of K)
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        dataset: Dataset,
+        *,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        loss: Loss | None = None,
+    ):
         self.config, self.dataset = config, dataset
+        self.configs = [config]
         self.device = resolve_device(config.device)
-        with torch.random.fork_rng(devices=[]):  # seed the initial weights without touching the caller's RNG
-            torch.manual_seed(config.seed)
-            G, D = build_models(config, dataset.shape, dataset.n_classes)
-        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.n_classes = dataset.n_classes if config.conditional else 0
+        if (generator is None) != (discriminator is None):
+            raise GankitError("only one of generator= and discriminator= was given; accepted: both of them, or neither")
+        if generator is None:
+            generator, discriminator = seeded(config.seed, lambda: build_models(config, dataset.shape, self.n_classes))
+        check_networks(
+            generator, discriminator, latent_dim=config.latent_dim, data_shape=dataset.shape,
+            n_classes=self.n_classes, device=torch.device("cpu"),
+        )  # fmt: skip
+        self.G, self.D = generator.to(self.device), discriminator.to(self.device)
+        self.outputs_probability = ends_in_sigmoid(self.D)
+        conditional = bool(self.n_classes)
+        self._g = generator_call(self.G, dataset.shape, conditional)
+        self._d = discriminator_call(self.D, dataset.shape, conditional)
         # An exponential moving average of G's weights (as in StyleGAN and BigGAN) is what gets
         # sampled and evaluated: it smooths out the oscillation of the two-player game.
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False).eval() if config.ema else None
-        self.n_classes = dataset.n_classes if config.conditional else 0
+        self._sample = generator_call(self.sampler, dataset.shape, conditional)
         self.opt_g = self._adam(self.G, config.lr_g)
         self.opt_d = self._adam(self.D, config.lr_d)
-        self._g_params, self._d_params = list(self.G.parameters()), list(self.D.parameters())
+        self._g_params = [p for p in self.G.parameters() if p.requires_grad]
+        self._d_params = [p for p in self.D.parameters() if p.requires_grad]
         self._adam_lists: dict[int, tuple[list[torch.Tensor], ...]] = {}
         # D scores the real and the fake batch in one pass unless a layer of D mixes the samples of a batch.
-        self._one_d_pass = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+        self._one_d_pass = not has_batch_norm(self.D)
         self.autocast_dtype = resolve_precision(config, self.device)
-        self.loss = get_loss(config.loss)
+        # A run read back to sample needs no loss: one of the user's own is only asked for when training.
+        self.loss = resolve_loss(config, loss) if loss is not None or config.loss in LOSSES else None
         self.rng = torch.Generator().manual_seed(config.seed)
         self.data = dataset.train.to(self.device)
         self.labels = dataset.labels.to(self.device) if dataset.labels is not None else None
         self.step = 0
-        # Batches walk through a random permutation (one epoch) and draw a new one when it runs out.
-        self._order = torch.randperm(len(self.data), generator=self.rng)
-        self._cursor = 0
+        self.walker = BatchWalker(len(self.data), config.batch_size, [self.rng])
 
-    def _adam(self, module: torch.nn.Module, lr: float) -> torch.optim.Adam:
+    def _adam(self, module: nn.Module, lr: float) -> torch.optim.Adam:
         # The fused kernel updates all tensors in one pass: the cheapest Adam on CPU and GPU alike.
-        return torch.optim.Adam(module.parameters(), lr=lr, betas=(self.config.beta1, self.config.beta2), fused=True)
+        params = [p for p in module.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=lr, betas=(self.config.beta1, self.config.beta2), fused=True)
 
     # ----- randomness -----
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        size = self.config.batch_size
-        if self._cursor + size > len(self._order):
-            self._order = torch.randperm(len(self.data), generator=self.rng)
-            self._cursor = 0
-        index = self._order[self._cursor : self._cursor + size]
-        self._cursor += size
-        if size > len(self.data):  # a batch larger than the data set: draw with replacement
-            index = torch.randint(len(self.data), (size,), generator=self.rng)
-            self._cursor = 0
-        index = index.to(self.device)
+        index = self.walker.next()[0].to(self.device)
         return self.data[index], (self.labels[index] if self.n_classes else None)
 
     def _noise(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -110,23 +147,33 @@ class Trainer:
     def train_step(self) -> torch.Tensor:
         """`d_steps` updates of D on detached fakes, then one update of G.
 
-        Returns the step's statistics as one tensor (see STAT_NAMES) without reading it,
+        Returns the step's statistics as one tensor (see gankit.step.STAT_NAMES) without reading it,
         so that the caller decides when to pay for moving numbers to the host.
         """
+        loss = self.loss or resolve_loss(self.config, None)  # the latter says what to pass
         for _ in range(self.config.d_steps):
             real, real_labels = self._real_batch()
             z, fake_labels = self._noise(len(real))
             with self._autocast():
                 with torch.no_grad():
-                    fake = self.G(z, fake_labels)
+                    fake = self._g(z, fake_labels)
                 real_logits, fake_logits = self._score(real, fake, real_labels, fake_labels)
-            loss_d = self.loss.discriminator(real_logits, fake_logits)
+            batch = DiscriminatorBatch(
+                real, fake, real_labels, fake_labels, real_logits, fake_logits, self.logits, self.step,
+                outputs_probability=self.outputs_probability,
+            )  # fmt: skip
+            loss_d = loss.d_loss(batch)
             self._adam_step(self.opt_d, self._d_params, torch.autograd.grad(loss_d, self._d_params))
 
         z, fake_labels = self._noise(self.config.batch_size)
         with self._autocast():
-            logits = self.D(self.G(z, fake_labels), fake_labels).float()
-        loss_g = self.loss.generator(logits)
+            fake = self._g(z, fake_labels)
+            logits = self._d(fake, fake_labels).float()
+        batch = GeneratorBatch(
+            fake, fake_labels, logits, self.logits, self.step, outputs_probability=self.outputs_probability,
+            draw_real=self._real_batch,
+        )  # fmt: skip
+        loss_g = loss.g_loss(batch)
         # Gradients for G's weights only: D's weight gradients are never computed.
         self._adam_step(self.opt_g, self._g_params, torch.autograd.grad(loss_g, self._g_params))
         self.step += 1
@@ -136,6 +183,11 @@ class Trainer:
             return torch.stack(
                 [loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]
             )
+
+    def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """D's float32 logits of samples x (model space), under the trainer's precision."""
+        with self._autocast():
+            return self._d(x, labels).float()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
@@ -147,22 +199,18 @@ class Trainer:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """D's float32 logits of the real and the fake batch."""
         if not self._one_d_pass:
-            return self.D(real, real_labels).float(), self.D(fake, fake_labels).float()
+            return self._d(real, real_labels).float(), self._d(fake, fake_labels).float()
         labels = torch.cat([real_labels, fake_labels]) if real_labels is not None else None
-        logits = self.D(torch.cat([real, fake.to(real.dtype)]), labels).float()
+        logits = self._d(torch.cat([real, fake.to(real.dtype)]), labels).float()
         return logits[: len(real)], logits[len(real) :]
 
-    @torch.no_grad()
     def _adam_step(
         self, optimizer: torch.optim.Adam, params: list[torch.Tensor], grads: tuple[torch.Tensor, ...]
     ) -> None:
-        """What `optimizer.step()` does with these gradients, bit for bit (the same fused kernel on the
-        optimizer's own state), without its per-call Python work, which costs as much as the kernel
-        on toy models. The state is created on the first step as Adam(fused=True) creates it."""
+        """What `optimizer.step()` does with these gradients, bit for bit, on the optimizer's own state
+        (created on the first step as Adam(fused=True) creates it)."""
         lists = self._adam_lists.get(id(optimizer))
-        if lists is None or lists[0][0] is not optimizer.state.get(params[0], {}).get(
-            "exp_avg"
-        ):  # new, or replaced by load_state_dict
+        if lists is None or lists[0][0] is not optimizer.state.get(params[0], {}).get("exp_avg"):  # new, or reloaded
             for p in params:
                 state = optimizer.state[p]
                 if not state:
@@ -173,49 +221,34 @@ class Trainer:
                     )
             lists = tuple([optimizer.state[p][key] for p in params] for key in ("exp_avg", "exp_avg_sq", "step"))
             self._adam_lists[id(optimizer)] = lists
-        exp_avgs, exp_avg_sqs, steps = lists
         group = optimizer.param_groups[0]
-        grads = [
-            g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(params, grads)
-        ]  # the kernel needs p's layout
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(
-            params,
-            grads,
-            exp_avgs,
-            exp_avg_sqs,
-            [],
-            steps,
-            amsgrad=False,
-            lr=group["lr"],
-            beta1=group["betas"][0],
-            beta2=group["betas"][1],
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-            grad_scale=None,
-            found_inf=None,
-        )
+        torch._foreach_add_(lists[2], 1)  # the step counts, as Adam.step() counts them
+        adam_update(
+            params, grads, *lists, lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1], eps=group["eps"],
+            weight_decay=group["weight_decay"], maximize=group["maximize"],
+        )  # fmt: skip
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        # Ramp the decay up over the first steps so that the average soon forgets the random init.
-        decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
-        torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - decay)
+        update_average(list(self.G_ema.parameters()), list(self.G.parameters()), ema_decay(self.config.ema, self.step))
         for ema_buffer, buffer in zip(self.G_ema.buffers(), self.G.buffers()):
             ema_buffer.copy_(buffer)
 
     @property
-    def sampler(self) -> torch.nn.Module:
+    def sampler(self) -> nn.Module:
         """The generator to sample from: the EMA copy when there is one."""
         return self.G_ema if self.G_ema is not None else self.G
 
     # ----- sampling -----
     @torch.no_grad()
     def generate(
-        self, n: int, *, seed: int, labels: torch.Tensor | None = None, batch_size: int = 2500
-    ) -> torch.Tensor:
-        """n generated samples in model space, drawn with their own generator (the training RNG is untouched)."""
+        self, n: int, *, seed: int, labels: torch.Tensor | None = None, z: torch.Tensor | None = None,
+        batch_size: int = 2500,
+    ) -> torch.Tensor:  # fmt: skip
+        """n generated samples in model space, drawn with their own generator (the training RNG is untouched).
+
+        `z` (n, latent_dim) replaces the draws of z; conditional runs take `labels` (n,), else balanced draws.
+        """
         rng = torch.Generator().manual_seed(seed)
         generator = self.sampler
         was_training = generator.training
@@ -223,27 +256,51 @@ class Trainer:
         chunks = []
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
-            z = torch.randn(size, self.config.latent_dim, generator=rng).to(self.device)
+            z_chunk = (
+                z[start : start + size] if z is not None else torch.randn(size, self.config.latent_dim, generator=rng)
+            ).to(self.device)
             chunk_labels = None
             if self.n_classes:
                 chunk_labels = (
                     labels[start : start + size]
                     if labels is not None
                     else torch.randint(self.n_classes, (size,), generator=rng)
-                )
-                chunk_labels = chunk_labels.to(self.device)
+                ).to(self.device)
             # G sees at most GENERATE_PIECE samples at once (the same z, drawn above): a DCGAN's activations
             # for 2,500 images at once took 340 MB more than its whole training.
             for piece in range(0, size, GENERATE_PIECE):
                 part = slice(piece, piece + GENERATE_PIECE)
-                chunks.append((generator(z[part], chunk_labels[part]) if self.n_classes else generator(z[part])).cpu())
+                chunks.append(self._sample(z_chunk[part], chunk_labels[part] if self.n_classes else None).cpu())
         generator.train(was_training)
         return torch.cat(chunks)
 
     @torch.no_grad()
     def d_probability(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """D's P(real) for points in model space."""
-        return torch.sigmoid(self.D(x.to(self.device), labels)).cpu()
+        """D's P(real) for samples in model space."""
+        was_training = self.D.training
+        self.D.eval()
+        try:
+            return torch.sigmoid(self._d(x.to(self.device), labels)).float().cpu()
+        finally:
+            self.D.train(was_training)
+
+    # ----- the game's interface for the training loop (one member) -----
+    def finite(self) -> torch.Tensor:
+        """(1,) bool: whether every weight is finite."""
+        with torch.no_grad():
+            return torch.stack([torch.isfinite(p).all() for p in (*self.G.parameters(), *self.D.parameters())]).all()[
+                None
+            ]
+
+    def samples(self, n: int, *, seed: int, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """[n samples in data units], as `generate` draws them."""
+        return [self.dataset.to_data_space(self.generate(n, seed=seed, labels=labels))]
+
+    def member_state(self, k: int = 0) -> dict[str, Any]:
+        return self.state_dict()
+
+    def load_member_state(self, k: int, state: dict[str, Any]) -> None:
+        self.load_state_dict(state)
 
     # ----- state -----
     def state_dict(self) -> dict[str, Any]:
@@ -255,8 +312,8 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(),
-            "order": self._order,
-            "cursor": self._cursor,
+            "order": self.walker.order[0],
+            "cursor": self.walker.cursor,
             "data_mean": self.dataset.mean,
             "data_std": self.dataset.std,
         }
@@ -269,7 +326,7 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.rng.set_state(state["rng"])
-        self._order, self._cursor, self.step = state["order"], state["cursor"], state["step"]
+        self.walker.order, self.walker.cursor, self.step = state["order"][None], state["cursor"], state["step"]
 
     def weights_are_finite(self) -> bool:
-        return all(torch.isfinite(p).all() for p in (*self.G.parameters(), *self.D.parameters()))
+        return bool(self.finite()[0])

@@ -29,7 +29,6 @@ import hashlib
 import http.client
 import math
 import os
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
@@ -39,8 +38,8 @@ import torch
 from tqdm import tqdm
 
 from gankit.errors import GankitError, bad_value
+from gankit.files import atomic_file, user_cache_dir
 
-DATASETS = ("mnist", "fashion_mnist")
 SPLITS = ("train", "test")
 DATA_DIR_ENV = "GANKIT_DATA_DIR"
 IMAGE_SIZE = 28
@@ -72,13 +71,13 @@ CHECKSUMS = {
     },
 }
 
+DATASETS = tuple(CHECKSUMS)  # the image data sets this loader knows: mnist, fashion_mnist
 IDX_LABELS, IDX_IMAGES = 0x00000801, 0x00000803  # unsigned bytes, 1 and 3 dimensions
 _DOWNLOAD_ERRORS = (OSError, http.client.HTTPException)  # URLError and timeouts are OSErrors
 
 
 def _cache_dir(dataset: str) -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root).expanduser() / "gankit" / dataset
+    return user_cache_dir(dataset)
 
 
 def _locate(dataset: str, data_dir: str | Path | None) -> tuple[Path, str | None]:
@@ -215,22 +214,19 @@ def _decode(
 
 def _fetch(url: str, target: Path, expected: str) -> None:
     """Download `url` to `target` through a temp file in the same folder, renamed only once verified."""
-    with urllib.request.urlopen(url, timeout=60) as response:
+    with (
+        urllib.request.urlopen(url, timeout=60) as response,
+        atomic_file(target, suffix=".part") as handle,
+    ):
         total = int(response.headers.get("Content-Length") or 0) or None
-        handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False)
-        temp = Path(handle.name)
-        try:
-            with handle, tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name) as bar:
-                while chunk := response.read(1 << 16):
-                    handle.write(chunk)
-                    bar.update(len(chunk))
-            data, payload = _read_bytes(temp)
-            if not _matches(data, payload, expected):
-                raise GankitError(f"served a file with md5 {_md5(payload)}, expected {expected}")
-            os.replace(temp, target)
-        except BaseException:  # also Ctrl-C: an interrupted download must leave nothing behind
-            temp.unlink(missing_ok=True)
-            raise
+        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name) as bar:
+            while chunk := response.read(1 << 16):
+                handle.write(chunk)
+                bar.update(len(chunk))
+        handle.flush()
+        data, payload = _read_bytes(Path(handle.name))
+        if not _matches(data, payload, expected):  # raising here removes the temp file: nothing half-made is left
+            raise GankitError(f"served a file with md5 {_md5(payload)}, expected {expected}")
 
 
 def _download(dataset: str, split: str, folder: Path, names: list[str]) -> None:

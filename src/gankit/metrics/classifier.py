@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gankit.errors import GankitError, bad_value
+from gankit.files import atomic_write, user_cache_dir
 
 CLASSIFIER_DIR_ENV = "GANKIT_CLASSIFIER_DIR"
 FORMAT = "gankit-classifier"
@@ -105,7 +105,7 @@ def classifier_path(dataset: str = "mnist", cache_dir: str | Path | None = None)
     elif os.environ.get(CLASSIFIER_DIR_ENV):
         folder = Path(os.environ[CLASSIFIER_DIR_ENV]).expanduser()
     else:
-        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "gankit"
+        folder = user_cache_dir()
     return folder / f"classifier-{dataset}.safetensors"
 
 
@@ -143,29 +143,16 @@ def _read_cache(path: Path) -> MNISTClassifier | None:
 
 
 def _write_cache(path: Path, model: MNISTClassifier, metadata: dict[str, str]) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
+    state = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-        handle.close()
-    except OSError as error:
-        raise GankitError(
-            f"classifier cache folder {str(path.parent)!r} is not writable ({error.strerror or error}); "
-            f"accepted: a writable folder as cache_dir or ${CLASSIFIER_DIR_ENV}"
-        ) from None
-    temp = Path(handle.name)
-    try:
-        state = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
-        save_file(state, str(temp), metadata=metadata)
-        os.replace(temp, path)
+        atomic_write(path, save(state, metadata=metadata))
     except OSError as error:
         raise GankitError(
             f"classifier cache {str(path)!r} could not be written ({error.strerror or error}); "
             f"accepted: a writable folder with free space as cache_dir or ${CLASSIFIER_DIR_ENV}"
         ) from None
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _finish(model: MNISTClassifier) -> MNISTClassifier:
@@ -236,7 +223,7 @@ def train_classifier(
         _finish(model)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
         accuracy = _accuracy(model, test_images, test_labels)
-    from gankit import __version__
+    from importlib.metadata import version
 
     model.metadata = {
         "format": FORMAT,
@@ -248,7 +235,7 @@ def train_classifier(
         "train_seconds": f"{seconds:.1f}",
         "train_cpu_seconds": f"{cpu_seconds:.1f}",
         "threads": str(torch.get_num_threads()),
-        "gankit_version": __version__,
+        "gankit_version": version("gankit"),
         "torch_version": torch.__version__,
     }
     return model

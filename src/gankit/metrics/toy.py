@@ -11,7 +11,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from gankit.data.toy import GRID_SIGMA, RING_SIGMA, grid_means, ring_means
+from gankit.data import DATASETS
 
 EVAL_SIZE = 1000  # points per side for W1 and MMD
 MODE_EVAL_SIZE = 2500  # generated points for mode coverage (PacGAN's protocol)
@@ -62,36 +62,37 @@ def mean_radial_error(samples: np.ndarray) -> float:
     return float(np.abs(np.linalg.norm(samples, axis=1) - 1.0).mean())
 
 
-MODES = {"ring": (ring_means, RING_SIGMA), "grid": (grid_means, GRID_SIGMA)}
-
-
 class ToyEvaluator:
     """Compares generated points with fresh real ones; the floor is computed once.
 
-    `fresh(n, seed)` draws real points in data units; `sample(n)` draws generated ones.
+    `fresh(n, seed)` draws real points in data units. `dataset` is a registered name (its entry says
+    whether there are modes to count or points on the unit circle) or None, e.g. for a file of points.
     """
 
     def __init__(
-        self, dataset_name: str, fresh, *, size: int = EVAL_SIZE, seed: int = 12345, noise: float | None = None
+        self, dataset: str | None, fresh, *, size: int = EVAL_SIZE, seed: int = 12345, noise: float | None = None
     ):
-        self.name, self.size = dataset_name, size
+        entry = DATASETS[dataset] if dataset in DATASETS else None
+        self.size = size
         self.reference = fresh(size, seed)
         self.floor = wasserstein1(self.reference, fresh(size, seed + 1))
-        self.mode_sigma = noise if noise is not None else (MODES[dataset_name][1] if dataset_name in MODES else None)
+        self.mode_centres = entry.mode_centres() if entry is not None and entry.mode_centres else None
+        self.mode_sigma = noise if noise is not None else (entry.mode_sigma if entry is not None else None)
+        self.unit_circle = bool(entry is not None and entry.unit_circle)
 
     @property
     def needs(self) -> int:
-        return MODE_EVAL_SIZE if self.name in MODES else self.size
+        return MODE_EVAL_SIZE if self.mode_centres is not None else self.size
 
     def evaluate(self, generated: np.ndarray) -> dict[str, float]:
         """Metrics of `generated` (at least `needs` points, data units)."""
         head = generated[: self.size]
         w1 = wasserstein1(head, self.reference)
         result = {"w1": w1, "w1_floor": self.floor, "w1_ratio": w1 / self.floor, "mmd": mmd(head, self.reference)}
-        if self.name == "circle":
+        if self.unit_circle:
             result["radial_error"] = mean_radial_error(generated)
-        if self.name in MODES:
-            modes, quality = mode_coverage(generated[:MODE_EVAL_SIZE], MODES[self.name][0](), self.mode_sigma)
+        if self.mode_centres is not None:
+            modes, quality = mode_coverage(generated[:MODE_EVAL_SIZE], self.mode_centres, self.mode_sigma)
             result["modes"] = modes
             result["high_quality"] = quality
         return result

@@ -52,6 +52,8 @@ class DCGANGenerator(nn.Module):
     A conditional G sees the label as a one-hot vector appended to z, as the MLP generator does.
     """
 
+    keeps_contract = True  # called by the trainer as it is (see gankit.models.user)
+
     def __init__(self, latent_dim: int, *, n_classes: int = 0, hidden: Sequence[int] = (512,), width: int = 32):
         super().__init__()
         self.latent_dim, self.n_classes, self.width = latent_dim, n_classes, width
@@ -90,6 +92,8 @@ class DCGANDiscriminator(nn.Module):
     layer judges whether the features fit the label. A projection discriminator (Miyato & Koyama
     2018; logit + <embed(y), h>) made D win at once here: D(G(z)) fell to 0.01 and G collapsed.
     """
+
+    keeps_contract = True  # called by the trainer as it is (see gankit.models.user)
 
     def __init__(self, *, n_classes: int = 0, hidden: Sequence[int] = (512,), width: int = 32):
         super().__init__()

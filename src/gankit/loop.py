@@ -1,0 +1,234 @@
+"""The one training loop: single runs, sweeps' stacks and the benchmarks all train through `TrainingLoop`.
+
+A game is a `Trainer` (one GAN) or a `StackedTrainer` (K GANs); each of its members has a `Member`:
+where it writes (a run folder, or nothing), its evaluator, and its records. The loop owns:
+
+- the step windows: statistics stay on the device and are read once per window (one host sync),
+  when something is due: a log line, an evaluation, a checkpoint, the end of a chunk;
+- divergence: a member whose statistics or weights are not finite stops a single run (before
+  anything non-finite is evaluated or saved, so the last checkpoint is the last good one), or is
+  dropped from a sweep's stack while the others train on;
+- logging (each member's append-only metrics.jsonl), evaluations, progress frames, checkpoints
+  (every member's written before old ones are rotated out, so a kill between them leaves a
+  step that every member has), `max_seconds`, and SIGINT/SIGTERM (the step finishes, a checkpoint
+  is saved, TrainingInterrupted says how to resume).
+
+`run(until=N)` trains up to step N and returns, so a caller can race the loop chunk by chunk
+(the benchmarks) or redraw a view between chunks; `run()` trains to the configured end.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from gankit.errors import GankitError
+from gankit.evaluation import evaluate_members
+from gankit.runfolder import (
+    append_metrics,
+    global_rng_state,
+    list_checkpoints,
+    rotate_checkpoints,
+    write_checkpoint,
+)
+from gankit.step import STAT_NAMES
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT or SIGTERM arrived; a checkpoint was saved. `exit_code` is 130 or 143."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class TrainingDiverged(GankitError):
+    """A loss or weight became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class Member:
+    """One GAN of a game, as the loop sees it."""
+
+    run_dir: Path | None = None  # where its metrics log and checkpoints go; None: nothing is written
+    evaluator: Any = None  # None: never evaluated
+    checkpoint_extra: dict[str, Any] = field(default_factory=dict)  # saved in each of its checkpoints
+    records: list[dict[str, Any]] = field(default_factory=list)  # what was logged, also kept in memory
+    diverged_at: int | None = None
+
+
+@contextmanager
+def stop_signals() -> Iterator[dict[str, int]]:
+    """Turn SIGINT/SIGTERM into a flag the loop checks between steps, so a checkpoint is never half-made.
+
+    Signal handlers can only be set from the main thread; elsewhere the defaults stay.
+    """
+    received: dict[str, int] = {}
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {
+            sig: signal.signal(sig, lambda signum, _frame: received.setdefault("signal", signum))
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class TrainingLoop:
+    """Trains `game` (a Trainer or StackedTrainer) with one `Member` per GAN.
+
+    `frames(game)` runs after each evaluation (a single run's progress frame). `stop_on_divergence`:
+    a non-finite member raises TrainingDiverged (single runs) instead of being dropped (stacks).
+    `resume_hint` is the command that continues the training, for the interruption message.
+    """
+
+    def __init__(
+        self,
+        game: Any,
+        members: Sequence[Member],
+        *,
+        progress: bool = True,
+        desc: str = "gankit",
+        frames: Callable[[Any], None] | None = None,
+        stop_on_divergence: bool = True,
+        resume_hint: str | None = None,
+    ):
+        if len(members) != game.K:
+            raise ValueError(f"{len(members)} members for a game of {game.K}")
+        self.game, self.members = game, list(members)
+        self.config = game.configs[0]  # the fields a stack's members share: steps, intervals, max_seconds
+        self.progress, self.desc, self.frames = progress, desc, frames
+        self.stop_on_divergence, self.resume_hint = stop_on_divergence, resume_hint
+        self.seconds = 0.0  # time spent in run(), over all calls
+        self.finished = game.step >= self.config.steps
+        self._window: list[torch.Tensor] = []
+        self.saved_step: int | None = None  # the step of the newest checkpoint this loop wrote
+
+    def alive(self) -> list[int]:
+        return [k for k, member in enumerate(self.members) if member.diverged_at is None]
+
+    def run(self, until: int | None = None) -> None:
+        """Train to step `until` (default: the configured steps, or max_seconds), then return."""
+        config, game = self.config, self.game
+        end = config.steps if until is None else min(until, config.steps)
+        bar = tqdm(
+            total=config.steps, initial=game.step, disable=not self.progress, unit="step", file=sys.stderr,
+            dynamic_ncols=True, desc=self.desc + (f" ({game.K} GANs)" if game.K > 1 else ""),
+        )  # fmt: skip
+        started = time.perf_counter() - self.seconds
+        try:
+            with stop_signals() as received:
+                while game.step < end and not self.finished:
+                    self._window.append(game.train_step())
+                    step = game.step
+                    self.seconds = time.perf_counter() - started
+                    over_time = config.max_seconds is not None and self.seconds >= config.max_seconds
+                    # The final step: the configured one, or the first past max_seconds (then treated just the same).
+                    last = step == config.steps or over_time
+                    log_due = step % config.log_every == 0 or last
+                    eval_due = step % config.eval_every == 0 or last
+                    if log_due or eval_due or last or step == end or step % config.checkpoint_every == 0 or received:
+                        stats = self._sync(step, clear=log_due)
+                        if log_due:
+                            self._log(step, stats, bar)
+                        if eval_due:
+                            self._evaluate(step)
+                        # Decided after the evaluation: a signal that arrived during it is answered with a checkpoint.
+                        if step % config.checkpoint_every == 0 or last or received:
+                            self._save(step)
+                    if received:
+                        self._interrupted(step, received["signal"])
+                    if last:
+                        self.finished = True
+        finally:
+            bar.close()
+
+    # ----- the parts of a window -----
+    def _sync(self, step: int, *, clear: bool) -> list[list[float]]:
+        """The window's mean statistics per member (the one host sync); non-finite members diverge here."""
+        means = torch.stack(self._window).mean(0).reshape(self.game.K, len(STAT_NAMES))
+        if clear:
+            self._window.clear()
+        finite = (torch.isfinite(means).all(1).cpu() & self.game.finite()).tolist()
+        values = means.tolist()
+        for k in self.alive():
+            if not finite[k]:
+                self._diverged(k, step, dict(zip(STAT_NAMES, values[k])))
+        return values
+
+    def _diverged(self, k: int, step: int, stats: dict[str, float]) -> None:
+        member = self.members[k]
+        if self.stop_on_divergence:
+            kept = list_checkpoints(member.run_dir) if member.run_dir is not None else []
+            last = f"last good checkpoint: {kept[-1]}" if kept else "no checkpoint was written yet"
+            config = self.game.configs[k]
+            raise TrainingDiverged(
+                f"training diverged at step {step} (loss_d={stats['loss_d']}, loss_g={stats['loss_g']}); {last}; "
+                f"try a lower learning rate (lr_g={config.lr_g}, lr_d={config.lr_d}), beta1=0.5, or loss=nonsaturating"
+            )
+        member.diverged_at = step
+        self._record(k, {"event": "diverged", "step": step})
+
+    def _record(self, k: int, record: dict[str, Any]) -> None:
+        member = self.members[k]
+        member.records.append(record)
+        if member.run_dir is not None:
+            append_metrics(member.run_dir, record)
+
+    def _log(self, step: int, stats: list[list[float]], bar: Any) -> None:
+        seconds = round(self.seconds, 3)
+        for k in self.alive():
+            self._record(
+                k, {"step": step, **{n: round(v, 6) for n, v in zip(STAT_NAMES, stats[k])}, "seconds": seconds}
+            )
+        if self.game.K == 1 and self.alive():
+            first = dict(zip(STAT_NAMES, stats[0]))
+            bar.set_postfix(
+                loss_d=f"{first['loss_d']:.3f}", loss_g=f"{first['loss_g']:.3f}", D_x=f"{first['d_real']:.2f}",
+                D_Gz=f"{first['d_fake']:.2f}", refresh=False,
+            )  # fmt: skip
+        elif self.game.K > 1:
+            bar.set_postfix(training=f"{len(self.alive())}/{self.game.K}", refresh=False)
+        bar.update(step - bar.n)
+
+    def _evaluate(self, step: int) -> None:
+        alive = set(self.alive())
+        evaluators = [m.evaluator if k in alive else None for k, m in enumerate(self.members)]
+        for k, metrics in enumerate(evaluate_members(self.game, evaluators)):
+            if metrics is not None:
+                self._record(k, {"step": step, **metrics})
+        if self.frames is not None and alive:
+            self.frames(self.game)
+
+    def _save(self, step: int) -> None:
+        writers = [k for k in self.alive() if self.members[k].run_dir is not None]
+        if not writers:
+            return
+        rng = global_rng_state()
+        for k in writers:
+            member = self.members[k]
+            state = {"config": self.game.configs[k].to_dict(), **self.game.member_state(k), "global_rng": rng}
+            write_checkpoint(member.run_dir, step, {**state, **member.checkpoint_extra})
+        for k in writers:  # only once every member has this step's checkpoint
+            rotate_checkpoints(self.members[k].run_dir, self.config.keep_checkpoints)
+        self.saved_step = step
+
+    def _interrupted(self, step: int, signum: int) -> None:
+        name = signal.Signals(signum).name
+        saved = self.saved_step == step
+        what = "checkpoint saved" if saved else "nothing was saved"
+        hint = f"; continue with: {self.resume_hint}" if saved and self.resume_hint else ""
+        raise TrainingInterrupted(f"{name} at step {step}: {what}{hint}", 128 + signum)

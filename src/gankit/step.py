@@ -1,0 +1,93 @@
+"""The pieces of one GAN step that a single trainer and a stack of K trainers share, written once.
+
+- `seeded`: build initial weights under a seed without touching the caller's RNG;
+- `BatchWalker`: each member's real batches walk through its own random permutations;
+- `ema_decay` and `update_average`: the EMA of G's weights with its warm-up ramp;
+- `adam_update`: the fused Adam kernel behind `torch.optim.Adam(fused=True)`, called directly.
+
+Private torch calls kept here, measured on this 2-core CPU for the default toy networks (1 thread):
+`torch._fused_adam_` is what `torch.optim.Adam(fused=True).step()` runs, bit for bit; calling it
+directly costs 31 us per update against 76 us through `step()` (its per-call Python work), two updates
+per GAN step. `torch._foreach_lerp_` updates the EMA in 9 us against 16 us for a loop of `Tensor.lerp_`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import torch
+
+T = TypeVar("T")
+STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")  # what a step reports: the losses, mean D(x) and D(G(z))
+ADAM_EPS = 1e-8  # torch.optim.Adam's default
+
+
+def seeded(seed: int, make: Callable[[], T]) -> T:
+    """`make()` under `torch.manual_seed(seed)`, leaving the caller's global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
+
+
+class BatchWalker:
+    """Index batches for K members, each from its own generator: member k walks through random
+    permutations of range(n) (one epoch each), drawing a new one when the current one runs out; a batch
+    larger than the data set is drawn with replacement. `next()` gives (K, batch_size) indices."""
+
+    def __init__(self, n: int, batch_size: int, rngs: Sequence[torch.Generator]):
+        self.n, self.batch_size, self.rngs = n, batch_size, list(rngs)
+        self.order = self._permutations()  # (K, n)
+        self.cursor = 0
+
+    def _permutations(self) -> torch.Tensor:
+        return torch.stack([torch.randperm(self.n, generator=rng) for rng in self.rngs])
+
+    def next(self) -> torch.Tensor:
+        size = self.batch_size
+        if size > self.n:
+            return torch.stack([torch.randint(self.n, (size,), generator=rng) for rng in self.rngs])
+        if self.cursor + size > self.n:
+            self.order = self._permutations()
+            self.cursor = 0
+        index = self.order[:, self.cursor : self.cursor + size]
+        self.cursor += size
+        return index
+
+
+def ema_decay(ema: float, step: int) -> float:
+    """The EMA's decay after `step` updates: ramped up over the first steps so that the average soon
+    forgets the random initialisation, then `ema`."""
+    return min(ema, (1 + step) / (10 + step))
+
+
+@torch.no_grad()
+def update_average(averages: list[torch.Tensor], params: list[torch.Tensor], decay: float) -> None:
+    """averages <- decay * averages + (1 - decay) * params, in place (decay 0 copies)."""
+    torch._foreach_lerp_(averages, params, 1 - decay)
+
+
+@torch.no_grad()
+def adam_update(
+    params: list[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    steps: list[torch.Tensor],
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float = ADAM_EPS,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None:
+    """One Adam update in place: the fused kernel of `torch.optim.Adam(fused=True)`, without `step()`'s
+    per-call Python work. `steps` are the float32 step counts, one per parameter (a stack passes one shared
+    tensor for all), already counting this update. The kernel walks memory in order, so each gradient is
+    given its parameter's layout first."""
+    grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(params, grads)]
+    torch._fused_adam_(
+        params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=lr, beta1=beta1, beta2=beta2,
+        weight_decay=weight_decay, eps=eps, maximize=maximize, grad_scale=None, found_inf=None,
+    )  # fmt: skip
