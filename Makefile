@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-quick clean
+.PHONY: demo test test-fast lint bench bench-quick clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: $(INSTALLED)  ## the whole test suite, slow tests included
 
 test-fast: $(INSTALLED)
 	$(BIN)/pytest -q -m "not slow"
+
+lint: $(INSTALLED)  ## ruff's linter and formatter check (configured in pyproject.toml)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks

@@ -180,7 +180,7 @@ def _common_loop(
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     noise_shape = (latent_dim,) if flat_noise else (latent_dim, 1, 1)
     step = 0
-    for epoch in range(epochs):
+    for _ in range(epochs):
         for (real,) in loader:
             b = real.size(0)
             valid, fake_label = torch.ones(b, 1), torch.zeros(b, 1)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import statistics
 import sys
@@ -92,7 +93,7 @@ def matmul_flops_per_step(config: gankit.TrainConfig, data_dim: int) -> float:
     """
 
     def forward_macs(widths: list[int]) -> int:
-        return sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+        return sum(a * b for a, b in itertools.pairwise(widths))
 
     g = forward_macs([config.latent_dim, *config.g_hidden, data_dim])
     d = forward_macs([data_dim, *config.d_hidden, 1])

@@ -144,7 +144,7 @@ def test_classifier_shapes_and_embed():
     assert feats.dtype == probs.dtype == np.float64 and feats.shape == (25, clf.FEATURES) and probs.shape == (25, 10)
     np.testing.assert_allclose(probs.sum(1), 1.0)
     np.testing.assert_allclose(feats, model.eval().features(images).detach().numpy(), rtol=1e-5, atol=1e-6)
-    same_feats, same_probs = embed(model, images.numpy().reshape(25, 28, 28))  # numpy, (N, 28, 28), one batch
+    same_feats, _ = embed(model, images.numpy().reshape(25, 28, 28))  # numpy, (N, 28, 28), one batch
     np.testing.assert_allclose(same_feats, feats, rtol=1e-5, atol=1e-6)
     with pytest.raises(GankitError, match="images.shape"):
         embed(model, torch.zeros(3, 3, 28, 28))

@@ -23,8 +23,18 @@ def d_loss(
     probability: bool = False,
     stacked: bool = False,
 ):
-    batch = DiscriminatorBatch(real_logits[..., None], fake_logits[..., None], None, None, real_logits, fake_logits, _no_d, 0,
-                               stacked=stacked, outputs_probability=probability)  # fmt: skip
+    batch = DiscriminatorBatch(
+        real_logits[..., None],
+        fake_logits[..., None],
+        None,
+        None,
+        real_logits,
+        fake_logits,
+        _no_d,
+        0,
+        stacked=stacked,
+        outputs_probability=probability,
+    )
     return loss.d_loss(batch)
 
 
@@ -86,8 +96,10 @@ def test_minimax_generator_gradient_vanishes_where_nonsaturating_does_not():
 
 def test_a_plain_function_loss_gets_d_outputs_as_d_gives_them():
     seen = []
-    student = Loss(discriminator=lambda r, f: seen.append((r, f)) or -(torch.log(r) + torch.log(1 - f)).mean(),
-                   generator=lambda f: -torch.log(f).mean())  # fmt: skip
+    student = Loss(
+        discriminator=lambda r, f: seen.append((r, f)) or -(torch.log(r) + torch.log(1 - f)).mean(),
+        generator=lambda f: -torch.log(f).mean(),
+    )
     value = d_loss(student, real, fake, probability=True)  # a D ending in nn.Sigmoid: probabilities
     torch.testing.assert_close(seen[0][0], D_real)
     torch.testing.assert_close(value, d_loss(LOSSES["nonsaturating"], real, fake))

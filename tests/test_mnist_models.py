@@ -1,4 +1,4 @@
-"""MNIST models (MLP and DCGAN, plain and conditional), a few training steps on a subset, and the run's image outputs."""
+"""MNIST models (MLP and DCGAN, plain and conditional): a few training steps on a subset, and a run's image outputs."""
 
 from __future__ import annotations
 

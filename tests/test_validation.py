@@ -19,10 +19,27 @@ def _files(root):
     }
 
 
+def _own_networks():
+    from torch import nn
+
+    return {
+        "generator": nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 2)),
+        "discriminator": nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid()),
+    }
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """Files the bad inputs point at: a finished run, config files, data files."""
     root = tmp_path_factory.mktemp("validation")
+    gankit.train(
+        gankit.TrainConfig(dataset="moons", steps=20),
+        root / "own",
+        models=None,
+        progress=False,
+        figures=False,
+        **_own_networks(),
+    )
     gankit.train(
         gankit.TrainConfig(dataset="moons", steps=20, g_hidden=(8, 8), d_hidden=(8, 8)),
         root / "run",
@@ -46,11 +63,54 @@ def workspace(tmp_path_factory):
     }
     for name, text in files.items():
         (root / name).write_text(text)
+    for name, body in USER_MODULES.items():
+        (root / f"{name}.py").write_text(MODELS_HEADER + body)
     np.save(root / "three_d.npy", np.zeros((4, 2, 2)))
     np.save(root / "inf.npy", np.array([[1.0, np.inf], [0.0, 1.0]]))
     (root / "pickled.npy").write_bytes(b"\x80\x04not numpy")
     return root
 
+
+MODELS_HEADER = """
+import torch
+from torch import nn
+
+
+def make_generator(config):
+    return nn.Sequential(nn.Linear(config.latent_dim, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def make_discriminator(config):
+    return nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+"""
+# Each file redefines what it breaks (a later def wins).
+USER_MODULES = {
+    "good": "",
+    "raises": """
+class Broken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 2)
+
+    def forward(self, z):
+        raise RuntimeError("my bug")
+
+
+def make_generator(config):
+    return Broken()
+""",
+    "nan": "\ndef make_generator(config):\n"
+    "    return nn.Sequential(nn.Linear(config.latent_dim, 2), nn.Softplus(), nn.Threshold(9.0, float('nan')))\n",
+    "wrong_shape": "\ndef make_generator(config):\n    return nn.Sequential(nn.Linear(config.latent_dim, 3))\n",
+    "d_shape": "\ndef make_discriminator(config):\n    return nn.Sequential(nn.Linear(2, 4))\n",
+    "no_parameters": "\ndef make_discriminator(config):\n    return nn.Sequential(nn.Flatten())\n",
+    "factory_fails": "\ndef make_generator(config):\n    raise ValueError('no')\n",
+    "not_a_module": "\ndef make_generator(config):\n    return 3\n",
+    "only_g": "\ndel make_discriminator\n",
+    "import_error": "\n1 / 0\n",
+    "bigger": "\ndef make_generator(config):\n"
+    "    return nn.Sequential(nn.Linear(config.latent_dim, 32), nn.ReLU(), nn.Linear(32, 2))\n",
+}
 
 CASES = [
     # --- flags ---
@@ -112,6 +172,19 @@ CASES = [
     (["train", "--dataset", "{root}/inf.npy"], "NaN or infinite"),
     (["train", "--dataset", "{root}/pickled.npy"], "could not be read"),
     (["train", "--dataset", "{root}/absent.npy"], "does not exist"),
+    # --- your own networks (--models FILE) ---
+    (["train", "--models", "{root}/raises.py"], "generator (Broken) raised RuntimeError('my bug')"),
+    (["train", "--models", "{root}/nan.py"], "generator (Sequential) returned NaN"),
+    (["train", "--models", "{root}/wrong_shape.py"], "generator (Sequential) returned shape (2, 3)"),
+    (["train", "--models", "{root}/d_shape.py"], "discriminator (Sequential) returned shape (2, 4)"),
+    (["train", "--models", "{root}/no_parameters.py"], "discriminator (Sequential) has no trainable parameters"),
+    (["train", "--models", "{root}/factory_fails.py"], "make_generator(config) raised ValueError('no')"),
+    (["train", "--models", "{root}/not_a_module.py"], "make_generator(config) returned int"),
+    (["train", "--models", "{root}/only_g.py"], "defines no make_discriminator(config)"),
+    (["train", "--models", "{root}/import_error.py"], "raised ZeroDivisionError"),
+    (["train", "--models", "{root}/absent.py"], "--models="),
+    (["eval", "{root}/own", "--models", "{root}/bigger.py"], "weight '0.weight' is (32, 10) here and (8, 10) there"),
+    (["eval", "{root}/own"], "your own networks"),
 ]
 
 

@@ -9,7 +9,7 @@ run.sample(1000)      # numpy array in the data's units
 # your own networks and loss train the same way
 run = gankit.train(config, generator=G, discriminator=D, loss=gankit.Loss(discriminator=d_loss, generator=g_loss))
 
-result = gankit.sweep(gankit.TrainConfig(dataset="swiss_roll"), {"latent_dim": [1, 2, 3, 5, 10]}, seeds=8, out="runs/latent")
+result = gankit.sweep(gankit.TrainConfig(dataset="swiss_roll"), {"latent_dim": [1, 2, 3, 5, 10]}, seeds=8)
 result.table          # per setting: mean and 95% interval of each metric over the seeds
 """
 

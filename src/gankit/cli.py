@@ -80,8 +80,13 @@ def _add_field_flags(parser: argparse.ArgumentParser, title: str, *, lists: bool
         if field.type.startswith("bool"):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
-            group.add_argument(flag, metavar=field.name.upper(), default=argparse.SUPPRESS, help=help_text,
-                               **({"nargs": "+"} if lists else {}))  # fmt: skip
+            group.add_argument(
+                flag,
+                metavar=field.name.upper(),
+                default=argparse.SUPPRESS,
+                help=help_text,
+                **({"nargs": "+"} if lists else {}),
+            )
 
 
 def _config_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,9 +104,11 @@ def _config_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def _add_models_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
-        "--models", metavar="FILE", help=f"your own networks for {what}: {MODELS_FILE_HELP}. "
+        "--models",
+        metavar="FILE",
+        help=f"your own networks for {what}: {MODELS_FILE_HELP}. "
         "The file is imported, so its code runs: use only files you trust",
-    )  # fmt: skip
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -260,8 +267,17 @@ def _sweep(args: argparse.Namespace) -> None:
         result = resume_sweep(args.resume, models=args.models, progress=not args.quiet)
     else:
         base, grid = _sweep_values(args)
-        result = sweep(base, grid, seeds=args.seeds, out=args.out, interval=args.interval, force=args.force,
-                       progress=not args.quiet, save_runs=not args.no_runs, models=args.models)  # fmt: skip
+        result = sweep(
+            base,
+            grid,
+            seeds=args.seeds,
+            out=args.out,
+            interval=args.interval,
+            force=args.force,
+            progress=not args.quiet,
+            save_runs=not args.no_runs,
+            models=args.models,
+        )
     print(f"sweep folder: {result.path}  ({len(result.rows)} GANs in {result.seconds:.0f} s)")
     print(result.markdown())
     for name in sorted((result.path / "figures").glob("*.png")):

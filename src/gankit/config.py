@@ -94,7 +94,8 @@ class TrainConfig:
             ) from None
         if not isinstance(values, dict):
             raise GankitError(
-                f"config file {str(path)!r} holds {type(values).__name__}; accepted: a JSON object of TrainConfig fields"
+                f"config file {str(path)!r} holds {type(values).__name__}; "
+                "accepted: a JSON object of TrainConfig fields"
             )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)

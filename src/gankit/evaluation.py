@@ -15,7 +15,8 @@ from gankit.config import TrainConfig
 from gankit.data import Dataset
 
 EVAL_SEED = 1_000_003
-EVAL_SAMPLES = 10_000  # generated images per evaluation (as many as the MNIST test set FD compares with; conditional: 1,000 per digit)
+# Generated images per evaluation: as many as the MNIST test set that FD compares with (conditional: 1,000 per digit).
+EVAL_SAMPLES = 10_000
 
 
 def make_evaluator(config: TrainConfig, dataset: Dataset) -> Any:

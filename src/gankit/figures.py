@@ -78,8 +78,9 @@ def save_figures(figures: dict[str, Figure], figure_dir: Path) -> list[Path]:
     return paths
 
 
-def save_progress_frame(figure_dir: Path, step: int, *, sample: Sample, real: np.ndarray | None, dataset: str,
-                        conditional: bool = False) -> Path:  # fmt: skip
+def save_progress_frame(
+    figure_dir: Path, step: int, *, sample: Sample, real: np.ndarray | None, dataset: str, conditional: bool = False
+) -> Path:
     """figures/progress/step-N.png, a frame of the training animation (the same z in every frame):
     real vs generated points, or the sample grid for images."""
     name = Path(dataset).stem

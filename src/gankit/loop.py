@@ -125,9 +125,14 @@ class TrainingLoop:
         config, game = self.config, self.game
         end = config.steps if until is None else min(until, config.steps)
         bar = tqdm(
-            total=config.steps, initial=game.step, disable=not self.progress, unit="step", file=sys.stderr,
-            dynamic_ncols=True, desc=self.desc + (f" ({game.K} GANs)" if game.K > 1 else ""),
-        )  # fmt: skip
+            total=config.steps,
+            initial=game.step,
+            disable=not self.progress,
+            unit="step",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            desc=self.desc + (f" ({game.K} GANs)" if game.K > 1 else ""),
+        )
         started = time.perf_counter() - self.seconds
         try:
             with stop_signals() as received:
@@ -197,9 +202,12 @@ class TrainingLoop:
         if self.game.K == 1 and self.alive():
             first = dict(zip(STAT_NAMES, stats[0]))
             bar.set_postfix(
-                loss_d=f"{first['loss_d']:.3f}", loss_g=f"{first['loss_g']:.3f}", D_x=f"{first['d_real']:.2f}",
-                D_Gz=f"{first['d_fake']:.2f}", refresh=False,
-            )  # fmt: skip
+                loss_d=f"{first['loss_d']:.3f}",
+                loss_g=f"{first['loss_g']:.3f}",
+                D_x=f"{first['d_real']:.2f}",
+                D_Gz=f"{first['d_fake']:.2f}",
+                refresh=False,
+            )
         elif self.game.K > 1:
             bar.set_postfix(training=f"{len(self.alive())}/{self.game.K}", refresh=False)
         bar.update(step - bar.n)

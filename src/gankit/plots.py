@@ -547,7 +547,7 @@ def animation_frames_to_gif(frames: list[np.ndarray], path: str | Path, *, fps: 
         format="GIF",
         save_all=True,
         append_images=images[1:],
-        duration=max(int(round(1000 / fps)), 20),
+        duration=max(round(1000 / fps), 20),
         loop=0,
     )
 

@@ -28,7 +28,7 @@ from gankit.evaluation import evaluate_members, make_evaluator
 from gankit.figures import FIGURE_SEED, N_POINTS, run_figures, save_figures, save_progress_frame
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
-from gankit.models.user import check_fits, describe, load_models_file
+from gankit.models.user import build_pair, check_fits, describe, load_models_file
 from gankit.registry import CUSTOM
 from gankit.runfolder import (
     CONFIG_FILE,
@@ -43,7 +43,6 @@ from gankit.runfolder import (
     set_global_rng_state,
     write_json,
 )
-from gankit.step import seeded
 from gankit.threads import torch_threads, training_threads
 from gankit.trainer import Trainer
 
@@ -53,17 +52,21 @@ Models = str | Path | None
 class _Networks:
     """The user's G, D and loss for one run (None each where gankit's own serve), and how to record them."""
 
-    def __init__(self, config: TrainConfig, generator: nn.Module | None, discriminator: nn.Module | None,
-                 loss: Loss | None, models: Models):  # fmt: skip
+    def __init__(
+        self,
+        config: TrainConfig,
+        generator: nn.Module | None,
+        discriminator: nn.Module | None,
+        loss: Loss | None,
+        models: Models,
+    ):
         self.models_file = None
         if models is not None:
             if generator is not None or discriminator is not None:
                 raise GankitError("models= was given with generator=/discriminator=; accepted: one of the two")
             code = load_models_file(models)
             if code.make_generator is not None:
-                generator, discriminator = seeded(
-                    config.seed, lambda: (code.make_generator(config), code.make_discriminator(config))
-                )
+                generator, discriminator = build_pair(code.make_generator, code.make_discriminator, config)
             if loss is None and code.make_loss is not None:
                 loss = code.make_loss(config)
             self.models_file = str(code.path)
@@ -104,10 +107,12 @@ class _Networks:
             )
             shapes = ", ".join(
                 f"{role} {recorded[role]['class']} of {recorded[role]['parameters']:,} parameters"
-                for role in ("generator", "discriminator") if recorded and recorded.get(role)
-            )  # fmt: skip
+                for role in ("generator", "discriminator")
+                if recorded and recorded.get(role)
+            )
             raise GankitError(
-                f"run folder {str(run_dir)!r} was trained with your own networks ({shapes or 'not recorded'}); accepted: "
+                f"run folder {str(run_dir)!r} was trained with your own networks ({shapes or 'not recorded'}); "
+                "accepted: "
                 f"gankit.Run(path, generator=G, discriminator=D) with modules of those shapes, or --models FILE{hint}"
             )
         if self.generator is not None:
@@ -197,7 +202,8 @@ def resume(
         mismatch = [k for k, v in fixed.items() if config.to_dict().get(k) != v]
         if mismatch:
             raise GankitError(
-                f"checkpoint {str(list_checkpoints(run_dir)[-1])!r} was made with {mismatch[0]}={fixed[mismatch[0]]!r} but the run's "
+                f"checkpoint {str(list_checkpoints(run_dir)[-1])!r} was made with "
+                f"{mismatch[0]}={fixed[mismatch[0]]!r} but the run's "
                 f"config has {config.to_dict().get(mismatch[0])!r}; accepted: a checkpoint of this run's config"
             )
     dataset = load_dataset(config)
@@ -218,8 +224,9 @@ def _load(trainer: Trainer, state: dict[str, Any], where: str) -> None:
         ) from None
 
 
-def _train_in(run_dir: Path, trainer: Trainer, state: dict[str, Any] | None, networks: _Networks, *, progress: bool,
-              figures: bool) -> Run:  # fmt: skip
+def _train_in(
+    run_dir: Path, trainer: Trainer, state: dict[str, Any] | None, networks: _Networks, *, progress: bool, figures: bool
+) -> Run:
     config, dataset = trainer.config, trainer.dataset
     with torch_threads(training_threads(config)):
         records: list[dict[str, Any]] = []
@@ -230,10 +237,13 @@ def _train_in(run_dir: Path, trainer: Trainer, state: dict[str, Any] | None, net
             records = read_metrics(run_dir)
         member = Member(run_dir, make_evaluator(config, dataset), records=records)
         loop = TrainingLoop(
-            trainer, [member], progress=progress, desc=f"gankit {Path(config.dataset).stem}",
+            trainer,
+            [member],
+            progress=progress,
+            desc=f"gankit {Path(config.dataset).stem}",
             frames=_frame_writer(run_dir, dataset) if figures else None,
             resume_hint=f"gankit train --resume {run_dir}",
-        )  # fmt: skip
+        )
         loop.run()
     run = Run(run_dir, generator=networks.generator, discriminator=networks.discriminator)
     if figures:
@@ -246,9 +256,13 @@ def _frame_writer(run_dir: Path, dataset: Dataset):
 
     def write(trainer: Trainer) -> None:
         save_progress_frame(
-            run_dir / FIGURE_DIR, trainer.step, sample=_sampler(trainer), real=real, dataset=trainer.config.dataset,
+            run_dir / FIGURE_DIR,
+            trainer.step,
+            sample=_sampler(trainer),
+            real=real,
+            dataset=trainer.config.dataset,
             conditional=bool(trainer.n_classes),
-        )  # fmt: skip
+        )
 
     return write
 
@@ -271,8 +285,15 @@ class Run:
     For a run of your own networks pass modules of the same shapes: their weights are loaded from the checkpoint.
     """
 
-    def __init__(self, path: str | Path, *, checkpoint: str | Path | None = None, generator: nn.Module | None = None,
-                 discriminator: nn.Module | None = None, models: Models = None):  # fmt: skip
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        checkpoint: str | Path | None = None,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        models: Models = None,
+    ):
         self.path = Path(path)
         self.config = read_config(self.path)
         networks = _Networks(self.config, generator, discriminator, None, models)
@@ -280,14 +301,20 @@ class Run:
         checkpoints = list_checkpoints(self.path)
         if checkpoint is None and not checkpoints:
             raise GankitError(
-                f"run folder {str(self.path)!r} holds no checkpoint yet; accepted: a run that trained for at least one checkpoint interval"
+                f"run folder {str(self.path)!r} holds no checkpoint yet; "
+                "accepted: a run that trained for at least one checkpoint interval"
             )
         state = load_checkpoint(checkpoint or checkpoints[-1])
         shape = (1, 28, 28) if self.config.is_image else (state["data_mean"].numel(),)
         self._dataset = Dataset(
-            self.config.dataset, torch.empty(0, *shape), None, 10 if self.config.is_image else 0, state["data_mean"],
-            state["data_std"], None,
-        )  # fmt: skip
+            self.config.dataset,
+            torch.empty(0, *shape),
+            None,
+            10 if self.config.is_image else 0,
+            state["data_mean"],
+            state["data_std"],
+            None,
+        )
         # Weights only: sampling and plotting need no training data.
         self.trainer = networks.trainer(self.config.replace(device="cpu"), self._dataset)
         _load(self.trainer, state, repr(str(self.path)))
@@ -332,9 +359,14 @@ class Run:
         """All figures of this run as {name: matplotlib Figure}; saved as PNGs under figures/ too."""
         real = None if self.config.is_image else load_dataset(self.config).fresh(N_POINTS, FIGURE_SEED)
         figures = run_figures(
-            dataset=self.config.dataset, step=self.step, records=self.metrics, sample=self.sample,
-            d_probability=self.d_probability, real=real, conditional=self.config.conditional,
-        )  # fmt: skip
+            dataset=self.config.dataset,
+            step=self.step,
+            records=self.metrics,
+            sample=self.sample,
+            d_probability=self.d_probability,
+            real=real,
+            conditional=self.config.conditional,
+        )
         if save:
             save_figures(figures, self.path / FIGURE_DIR)
         return figures

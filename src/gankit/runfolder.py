@@ -91,7 +91,8 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool, networks
     if run_dir.exists() and any(run_dir.iterdir()):
         if not force:
             raise GankitError(
-                f"run folder {str(run_dir)!r} already exists; accepted: a new folder, --resume to continue it, or --force to replace it"
+                f"run folder {str(run_dir)!r} already exists; "
+                "accepted: a new folder, --resume to continue it, or --force to replace it"
             )
         progress_frames = sorted(
             (run_dir / FIGURE_DIR / "progress").glob("step-*.png")

@@ -404,17 +404,31 @@ class StackedTrainer:
             logits = self.logits(torch.cat([real, fake], 1))  # one pass over real and fake
             real_logits, fake_logits = logits[:, :size], logits[:, size:]
             batch = DiscriminatorBatch(
-                real, fake, None, None, real_logits, fake_logits, self.logits, self.step, stacked=True,
+                real,
+                fake,
+                None,
+                None,
+                real_logits,
+                fake_logits,
+                self.logits,
+                self.step,
+                stacked=True,
                 outputs_probability=self.outputs_probability,
-            )  # fmt: skip
+            )
             loss_d = self.loss.d_loss(batch)
             self.opt_d.step(torch.autograd.grad(loss_d.sum(), self.d_params))
 
         fake = self.G(self.g_params, self._noise(size))
         batch = GeneratorBatch(
-            fake, None, self.logits(fake), self.logits, self.step, stacked=True,
-            outputs_probability=self.outputs_probability, draw_real=lambda: (self._real_batch(), None),
-        )  # fmt: skip
+            fake,
+            None,
+            self.logits(fake),
+            self.logits,
+            self.step,
+            stacked=True,
+            outputs_probability=self.outputs_probability,
+            draw_real=lambda: (self._real_batch(), None),
+        )
         # Gradients for G's weights only: D's weight gradients are never computed.
         loss_g = self.loss.g_loss(batch)
         self.opt_g.step(torch.autograd.grad(loss_g.sum(), self.g_params))

@@ -58,7 +58,7 @@ from gankit.evaluation import make_evaluator
 from gankit.files import atomic_write
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
-from gankit.models.user import describe, load_models_file
+from gankit.models.user import build_pair, describe, load_models_file
 from gankit.registry import CUSTOM
 from gankit.run import Run
 from gankit.runfolder import (
@@ -71,7 +71,6 @@ from gankit.runfolder import (
     set_global_rng_state,
 )
 from gankit.stacked import StackedTrainer, keep_freed_memory, stack_key, stack_refusal
-from gankit.step import seeded
 from gankit.threads import torch_threads, training_threads
 from gankit.trainer import Trainer
 
@@ -259,8 +258,9 @@ class SweepResult:
         """The table column the figures put on the x axis: the swept field, or 'setting' when several are swept."""
         return self.fields[0] if len(self.fields) == 1 else "setting"
 
-    def run(self, setting: Mapping[str, Any] | str, seed: int):
-        """The gankit Run of one GAN: `result.run({"latent_dim": 3}, seed=0)`."""
+    def run(self, setting: Mapping[str, Any] | str, seed: int, **networks: Any) -> Run:
+        """The gankit Run of one GAN: `result.run({"latent_dim": 3}, seed=0)`; a sweep of your own networks
+        takes them as for gankit.Run (generator=, discriminator= or models=)."""
         label = setting if isinstance(setting, str) else setting_label(setting)
         for row in self.rows:
             if row["setting"] == label and row["seed"] == seed:
@@ -268,7 +268,7 @@ class SweepResult:
                     raise GankitError(
                         f"GAN {label!r} seed {seed} has no run folder (diverged, or the sweep ran with save_runs=False)"
                     )
-                return Run(self.path / row["run"])
+                return Run(self.path / row["run"], **networks)
         raise bad_value("setting and seed", f"{label}, seed {seed}", sorted({r["setting"] for r in self.rows}))
 
     def markdown(self) -> str:
@@ -465,7 +465,7 @@ class _Factories:
         """Member `config`'s own (G, D), built under its seed; None for gankit's own networks."""
         if self.generator is None:
             return None
-        return seeded(config.seed, lambda: (self.generator(config), self.discriminator(config)))
+        return build_pair(self.generator, self.discriminator, config)
 
     def loss_for(self, config: TrainConfig) -> Loss | None:
         if self.loss is None and self._make_loss is not None:
@@ -507,8 +507,16 @@ def _units(configs: list[TrainConfig], nets: list, factories: _Factories) -> lis
     return units
 
 
-def _run(out_dir: Path, spec: dict[str, Any], plan: list[tuple[dict[str, Any], TrainConfig]], factories: _Factories, *,
-         resume: bool, progress: bool, figures: bool) -> SweepResult:  # fmt: skip
+def _run(
+    out_dir: Path,
+    spec: dict[str, Any],
+    plan: list[tuple[dict[str, Any], TrainConfig]],
+    factories: _Factories,
+    *,
+    resume: bool,
+    progress: bool,
+    figures: bool,
+) -> SweepResult:
     fields = list(spec["grid"])
     keep_freed_memory()
     started = time.perf_counter()
@@ -527,9 +535,17 @@ def _run(out_dir: Path, spec: dict[str, Any], plan: list[tuple[dict[str, Any], T
             _cached(evaluators, (c.dataset, c.noise), lambda c=c, d=d: make_evaluator(c, d)) for c, d in zip(unit, data)
         ]
         results = _train_unit(
-            unit, data, scorers, [nets[i] for i in members], [out_dir / RUNS_DIR / names[i] for i in members], factories,
-            resume=resume, desc=f"sweep {number}/{len(units)}", progress=progress, out_dir=out_dir,
-        )  # fmt: skip
+            unit,
+            data,
+            scorers,
+            [nets[i] for i in members],
+            [out_dir / RUNS_DIR / names[i] for i in members],
+            factories,
+            resume=resume,
+            desc=f"sweep {number}/{len(units)}",
+            progress=progress,
+            out_dir=out_dir,
+        )
         for i, (result, points) in zip(members, results):
             setting, config = plan[i]
             rows[i] = {"setting": setting_label(setting), **setting, "seed": config.seed, **result}
@@ -713,8 +729,15 @@ def _save_samples(
 
 def _write_outputs(result: SweepResult, spec: dict[str, Any]) -> None:
     path = result.path
-    saved = {**spec, "status": "done", "fields": result.fields, "metrics": result.metrics, "seconds": result.seconds,
-             "rows": result.rows, "table": result.table}  # fmt: skip
+    saved = {
+        **spec,
+        "status": "done",
+        "fields": result.fields,
+        "metrics": result.metrics,
+        "seconds": result.seconds,
+        "rows": result.rows,
+        "table": result.table,
+    }
     _write_json(path / SWEEP_FILE, saved)
     _write_csv(path / GANS_FILE, result.rows)
     _write_csv(path / TABLE_FILE, result.table)

@@ -40,7 +40,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def native_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX), where bf16 is about twice as fast as fp32."""
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX), where bf16 is about
+    twice as fast as fp32."""
     try:
         capabilities = torch.cpu.get_capabilities()
     except (AttributeError, RuntimeError):
@@ -100,9 +101,13 @@ class Trainer:
         if generator is None:
             generator, discriminator = seeded(config.seed, lambda: build_models(config, dataset.shape, self.n_classes))
         check_networks(
-            generator, discriminator, latent_dim=config.latent_dim, data_shape=dataset.shape,
-            n_classes=self.n_classes, device=torch.device("cpu"),
-        )  # fmt: skip
+            generator,
+            discriminator,
+            latent_dim=config.latent_dim,
+            data_shape=dataset.shape,
+            n_classes=self.n_classes,
+            device=torch.device("cpu"),
+        )
         self.G, self.D = generator.to(self.device), discriminator.to(self.device)
         self.outputs_probability = ends_in_sigmoid(self.D)
         conditional = bool(self.n_classes)
@@ -159,9 +164,16 @@ class Trainer:
                     fake = self._g(z, fake_labels)
                 real_logits, fake_logits = self._score(real, fake, real_labels, fake_labels)
             batch = DiscriminatorBatch(
-                real, fake, real_labels, fake_labels, real_logits, fake_logits, self.logits, self.step,
+                real,
+                fake,
+                real_labels,
+                fake_labels,
+                real_logits,
+                fake_logits,
+                self.logits,
+                self.step,
                 outputs_probability=self.outputs_probability,
-            )  # fmt: skip
+            )
             loss_d = loss.d_loss(batch)
             self._adam_step(self.opt_d, self._d_params, torch.autograd.grad(loss_d, self._d_params))
 
@@ -170,9 +182,14 @@ class Trainer:
             fake = self._g(z, fake_labels)
             logits = self._d(fake, fake_labels).float()
         batch = GeneratorBatch(
-            fake, fake_labels, logits, self.logits, self.step, outputs_probability=self.outputs_probability,
+            fake,
+            fake_labels,
+            logits,
+            self.logits,
+            self.step,
+            outputs_probability=self.outputs_probability,
             draw_real=self._real_batch,
-        )  # fmt: skip
+        )
         loss_g = loss.g_loss(batch)
         # Gradients for G's weights only: D's weight gradients are never computed.
         self._adam_step(self.opt_g, self._g_params, torch.autograd.grad(loss_g, self._g_params))
@@ -224,9 +241,16 @@ class Trainer:
         group = optimizer.param_groups[0]
         torch._foreach_add_(lists[2], 1)  # the step counts, as Adam.step() counts them
         adam_update(
-            params, grads, *lists, lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1], eps=group["eps"],
-            weight_decay=group["weight_decay"], maximize=group["maximize"],
-        )  # fmt: skip
+            params,
+            grads,
+            *lists,
+            lr=group["lr"],
+            beta1=group["betas"][0],
+            beta2=group["betas"][1],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            maximize=group["maximize"],
+        )
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -242,9 +266,14 @@ class Trainer:
     # ----- sampling -----
     @torch.no_grad()
     def generate(
-        self, n: int, *, seed: int, labels: torch.Tensor | None = None, z: torch.Tensor | None = None,
+        self,
+        n: int,
+        *,
+        seed: int,
+        labels: torch.Tensor | None = None,
+        z: torch.Tensor | None = None,
         batch_size: int = 2500,
-    ) -> torch.Tensor:  # fmt: skip
+    ) -> torch.Tensor:
         """n generated samples in model space, drawn with their own generator (the training RNG is untouched).
 
         `z` (n, latent_dim) replaces the draws of z; conditional runs take `labels` (n,), else balanced draws.
@@ -297,7 +326,8 @@ class Trainer:
         return [self.dataset.to_data_space(self.generate(n, seed=seed, labels=labels))]
 
     def member_state(self, k: int = 0) -> dict[str, Any]:
-        return self.state_dict()
+        """A snapshot of the whole state (state_dict() holds the live tensors)."""
+        return copy.deepcopy(self.state_dict())
 
     def load_member_state(self, k: int, state: dict[str, Any]) -> None:
         self.load_state_dict(state)

@@ -241,7 +241,8 @@ def _download(dataset: str, split: str, folder: Path, names: list[str]) -> None:
                 reasons.append(f"{mirror}{name}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
         else:
             raise GankitError(
-                f"{dataset} {split} files {', '.join(names[position:])} are missing from {str(folder)!r} and could not be downloaded "
+                f"{dataset} {split} files {', '.join(names[position:])} are missing from {str(folder)!r} "
+                "and could not be downloaded "
                 f"({'; '.join(reasons)}); accepted: put the files {', '.join(MNIST_FILES[split])} in that folder, "
                 f"or pass data_dir (--data-dir DIR) or set {DATA_DIR_ENV} to a folder that holds them"
             )

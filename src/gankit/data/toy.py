@@ -108,10 +108,7 @@ def load_points(path: str | Path) -> np.ndarray:
             f"data_path={str(path)!r} does not exist or is not a file; accepted: an existing .csv or .npy file"
         )
     try:
-        if path.suffix.lower() == ".npy":
-            points = np.load(path, allow_pickle=False)
-        else:
-            points = _read_csv(path)
+        points = np.load(path, allow_pickle=False) if path.suffix.lower() == ".npy" else _read_csv(path)
         points = np.asarray(points, dtype=np.float64)
     except GankitError:
         raise
@@ -146,11 +143,13 @@ def _read_csv(path: Path) -> np.ndarray:
                 if not rows and line_number == 1:
                     continue  # a header row
                 raise GankitError(
-                    f"data_path={str(path)!r} line {line_number} is not numeric: {line.strip()[:60]!r}; accepted: comma-separated numbers"
+                    f"data_path={str(path)!r} line {line_number} is not numeric: {line.strip()[:60]!r}; "
+                    "accepted: comma-separated numbers"
                 ) from None
             if width is not None and len(row) != width:
                 raise GankitError(
-                    f"data_path={str(path)!r} line {line_number} has {len(row)} columns, earlier rows {width}; accepted: rows of equal width"
+                    f"data_path={str(path)!r} line {line_number} has {len(row)} columns, earlier rows {width}; "
+                    "accepted: rows of equal width"
                 )
             width = len(row)
             rows.append(row)

@@ -118,7 +118,7 @@ def _read_cache(path: Path) -> MNISTClassifier | None:
             metadata = dict(handle.metadata() or {})
             if metadata.get("format") == FORMAT and metadata.get("version") != FORMAT_VERSION:
                 return None
-            state = {key: handle.get_tensor(key) for key in handle.keys()}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (safe_open has keys(), no __iter__)
     except (OSError, SafetensorError, ValueError, RuntimeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise GankitError(

@@ -72,7 +72,7 @@ class ToyEvaluator:
     def __init__(
         self, dataset: str | None, fresh, *, size: int = EVAL_SIZE, seed: int = 12345, noise: float | None = None
     ):
-        entry = DATASETS[dataset] if dataset in DATASETS else None
+        entry = DATASETS[dataset] if dataset is not None and dataset in DATASETS else None
         self.size = size
         self.reference = fresh(size, seed)
         self.floor = wasserstein1(self.reference, fresh(size, seed + 1))

@@ -25,6 +25,7 @@ N(0, 0.02), the DCGAN paper's initialisation.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -59,7 +60,7 @@ class DCGANGenerator(nn.Module):
         self.latent_dim, self.n_classes, self.width = latent_dim, n_classes, width
         widths = [latent_dim + n_classes, *hidden]
         layers: list[nn.Module] = []
-        for width_in, width_out in zip(widths[:-1], widths[1:]):
+        for width_in, width_out in itertools.pairwise(widths):
             layers += [
                 nn.Linear(width_in, width_out, bias=False),
                 nn.BatchNorm1d(width_out),
@@ -108,7 +109,7 @@ class DCGANDiscriminator(nn.Module):
         )
         widths = [2 * width * 7 * 7 + n_classes, *hidden]
         layers: list[nn.Module] = []
-        for width_in, width_out in zip(widths[:-1], widths[1:]):
+        for width_in, width_out in itertools.pairwise(widths):
             layers += [nn.Linear(width_in, width_out, bias=False), nn.BatchNorm1d(width_out), nn.LeakyReLU(0.2)]
         self.fully_connected = nn.Sequential(*layers, nn.Linear(widths[-1], 1))
         _dcgan_init(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -17,7 +18,7 @@ def _mlp(
     `batch_norm` puts a BatchNorm1d before each of those activations (after every linear layer but the last).
     """
     layers: list[nn.Module] = []
-    for index, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
+    for index, (width_in, width_out) in enumerate(itertools.pairwise(widths)):
         if index:
             if batch_norm:
                 layers.append(nn.BatchNorm1d(width_in))

@@ -127,7 +127,7 @@ def check_networks(
             accepted = [(batch, *shape)] + ([(batch, math.prod(shape))] if len(shape) > 1 else [])
             if tuple(fake.shape) not in accepted:
                 raise GankitError(
-                    f"{_name('generator', generator)} returned shape {tuple(fake.shape)} for {z_text}; expected "
+                    f"{_name('generator', generator)} returned shape {tuple(fake.shape)} for {z_text}; accepted: "
                     f"{' or '.join(map(str, accepted))} (latent_dim={latent_dim}, data of shape {shape})"
                 )
             if not torch.isfinite(fake).all():
@@ -141,7 +141,7 @@ def check_networks(
             if tuple(scores.shape) not in ((batch,), (batch, 1)):
                 raise GankitError(
                     f"{_name('discriminator', discriminator)} returned shape {tuple(scores.shape)} for {x_text}; "
-                    f"expected ({batch},) or ({batch}, 1): one score per sample"
+                    f"accepted: ({batch},) or ({batch}, 1), one score per sample"
                 )
             if not torch.isfinite(scores).all():
                 raise GankitError(
@@ -188,6 +188,32 @@ class ModelsFile:
     make_loss: Callable[[Any], Any] | None
 
 
+def build(role: str, make: Callable[[Any], Any], config: Any) -> nn.Module:
+    """`make(config)`, the user's function for the `role` network: GankitError (one line) if it fails or
+    returns anything but an nn.Module."""
+    try:
+        module = make(config)
+    except Exception as error:  # the user's code
+        reason = str(error).splitlines()[0][:160] if str(error) else ""
+        raise GankitError(
+            f"make_{role}(config) raised {type(error).__name__}({reason!r}); "
+            "accepted: a function returning an nn.Module"
+        ) from None
+    if not isinstance(module, nn.Module):
+        raise GankitError(f"make_{role}(config) returned {type(module).__name__}; accepted: an nn.Module")
+    return module
+
+
+def build_pair(make_generator: Callable, make_discriminator: Callable, config: Any) -> tuple[nn.Module, nn.Module]:
+    """(G, D) from the user's functions, built under the config's seed (same seed, same initial weights)."""
+    from gankit.step import seeded
+
+    return seeded(
+        config.seed,
+        lambda: (build("generator", make_generator, config), build("discriminator", make_discriminator, config)),
+    )
+
+
 def load_models_file(path: str | Path) -> ModelsFile:
     """Import `path` (this runs its code) and take its make_generator / make_discriminator / make_loss."""
     path = Path(path)
@@ -200,7 +226,8 @@ def load_models_file(path: str | Path) -> ModelsFile:
     except Exception as error:
         reason = str(error).splitlines()[0][:160] if str(error) else ""
         raise GankitError(
-            f"--models={str(path)!r} raised {type(error).__name__}({reason!r}) when imported; accepted: {MODELS_FILE_HELP}"
+            f"--models={str(path)!r} raised {type(error).__name__}({reason!r}) when imported; "
+            f"accepted: {MODELS_FILE_HELP}"
         ) from None
     functions = {name: getattr(code, name, None) for name in ("make_generator", "make_discriminator", "make_loss")}
     functions = {name: function if callable(function) else None for name, function in functions.items()}
