@@ -155,28 +155,40 @@ class Trainer:
         Returns the step's statistics as one tensor (see gankit.step.STAT_NAMES) without reading it,
         so that the caller decides when to pay for moving numbers to the host.
         """
-        loss = self.loss or resolve_loss(self.config, None)  # the latter says what to pass
         for _ in range(self.config.d_steps):
-            real, real_labels = self._real_batch()
-            z, fake_labels = self._noise(len(real))
-            with self._autocast():
-                with torch.no_grad():
-                    fake = self._g(z, fake_labels)
-                real_logits, fake_logits = self._score(real, fake, real_labels, fake_labels)
-            batch = DiscriminatorBatch(
-                real,
-                fake,
-                real_labels,
-                fake_labels,
-                real_logits,
-                fake_logits,
-                self.logits,
-                self.step,
-                outputs_probability=self.outputs_probability,
-            )
-            loss_d = loss.d_loss(batch)
-            self._adam_step(self.opt_d, self._d_params, torch.autograd.grad(loss_d, self._d_params))
+            loss_d, real_logits, fake_logits = self.d_update()
+        loss_g = self.g_update()
+        with torch.no_grad():
+            return torch.stack([loss_d, loss_g, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()])
 
+    def _loss(self) -> Loss:
+        return self.loss or resolve_loss(self.config, None)  # the latter says what to pass
+
+    def d_update(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One update of D on a real batch and detached fakes: (its loss, D's logits of real and fake), detached."""
+        real, real_labels = self._real_batch()
+        z, fake_labels = self._noise(len(real))
+        with self._autocast():
+            with torch.no_grad():
+                fake = self._g(z, fake_labels)
+            real_logits, fake_logits = self._score(real, fake, real_labels, fake_labels)
+        batch = DiscriminatorBatch(
+            real,
+            fake,
+            real_labels,
+            fake_labels,
+            real_logits,
+            fake_logits,
+            self.logits,
+            self.step,
+            outputs_probability=self.outputs_probability,
+        )
+        loss_d = self._loss().d_loss(batch)
+        self._adam_step(self.opt_d, self._d_params, torch.autograd.grad(loss_d, self._d_params))
+        return loss_d.detach(), real_logits.detach(), fake_logits.detach()
+
+    def g_update(self) -> torch.Tensor:
+        """One update of G through D (D unchanged), then the EMA; counts as a step. Returns G's loss, detached."""
         z, fake_labels = self._noise(self.config.batch_size)
         with self._autocast():
             fake = self._g(z, fake_labels)
@@ -190,16 +202,13 @@ class Trainer:
             outputs_probability=self.outputs_probability,
             draw_real=self._real_batch,
         )
-        loss_g = loss.g_loss(batch)
+        loss_g = self._loss().g_loss(batch)
         # Gradients for G's weights only: D's weight gradients are never computed.
         self._adam_step(self.opt_g, self._g_params, torch.autograd.grad(loss_g, self._g_params))
         self.step += 1
         if self.G_ema is not None:
             self._update_ema()
-        with torch.no_grad():
-            return torch.stack(
-                [loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]
-            )
+        return loss_g.detach()
 
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """D's float32 logits of samples x (model space), under the trainer's precision."""
