@@ -38,10 +38,30 @@ def d_loss(
     return loss.d_loss(batch)
 
 
-def g_loss(loss: Loss, fake_logits: torch.Tensor, *, probability: bool = False, stacked: bool = False):
+def _scores(x, labels=None):  # a D whose samples are their own logits
+    return x[..., 0]
+
+
+def g_loss(
+    loss: Loss,
+    fake_logits: torch.Tensor,
+    real_logits: torch.Tensor | None = None,
+    *,
+    probability: bool = False,
+    stacked: bool = False,
+):
+    """G's loss; a relativistic loss's real batch is drawn as `real_logits` (default: the module's `real`)."""
+    drawn = real if real_logits is None else real_logits
     return loss.g_loss(
         GeneratorBatch(
-            fake_logits[..., None], None, fake_logits, _no_d, 0, stacked=stacked, outputs_probability=probability
+            fake_logits[..., None],
+            None,
+            fake_logits,
+            _scores,
+            0,
+            stacked=stacked,
+            outputs_probability=probability,
+            draw_real=lambda: (drawn[..., None], None),
         )
     )
 
@@ -73,7 +93,7 @@ def test_hinge_and_least_squares_formulas():
 def test_losses_stay_finite_with_confident_logits(name):
     loss = LOSSES[name]
     huge = torch.tensor([200.0, -200.0], requires_grad=True)
-    value = d_loss(loss, huge, -huge) + g_loss(loss, huge)
+    value = d_loss(loss, huge, -huge) + g_loss(loss, huge, -huge.detach())
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(huge.grad).all()
 
@@ -132,6 +152,51 @@ def test_generator_batch_draws_a_real_batch_only_when_asked():
 
 def test_unknown_loss_names_the_accepted_ones():
     with pytest.raises(
-        GankitError, match=r"loss='wgan'.*accepted: nonsaturating, minimax, hinge, least_squares, custom"
+        GankitError,
+        match=r"loss='wgan'.*accepted: nonsaturating, minimax, hinge, least_squares, wasserstein, relativistic, custom",
     ):
         LOSSES["wgan"]
+
+
+def test_wasserstein_critic_loss_is_the_difference_of_mean_scores():
+    loss = LOSSES["wasserstein"]
+    torch.testing.assert_close(d_loss(loss, real, fake), fake.mean() - real.mean())
+    torch.testing.assert_close(g_loss(loss, fake), -fake.mean())
+    assert loss.penalties == {"gp": 10.0}  # WGAN-GP's lambda
+
+
+def test_relativistic_loss_pairs_each_real_sample_with_a_fake():
+    loss = LOSSES["relativistic"]
+    # RpGAN: D maximises log sigmoid(D(x_i) - D(G(z_i))), G maximises log sigmoid(D(G(z_i)) - D(x_i)).
+    torch.testing.assert_close(d_loss(loss, real, fake), -torch.log(torch.sigmoid(real - fake)).mean())
+    drawn = torch.tensor([0.1, 0.2, -0.5, 1.0])
+    torch.testing.assert_close(g_loss(loss, fake, drawn), -torch.log(torch.sigmoid(fake - drawn)).mean())
+    # a constant added to every score changes nothing: only differences count
+    torch.testing.assert_close(d_loss(loss, real + 3, fake + 3), d_loss(loss, real, fake))
+    assert loss.handles_stacks and loss.penalties == {"r1": 1.0, "r2": 1.0}
+
+
+def test_relativistic_loss_in_a_stack_gives_each_member_its_own_mean():
+    loss = LOSSES["relativistic"]
+    stacked_real, stacked_fake = torch.stack([real, 2 * real]), torch.stack([fake, -fake])
+    per_member = d_loss(loss, stacked_real, stacked_fake, stacked=True)
+    assert per_member.shape == (2,)
+    torch.testing.assert_close(per_member[1], d_loss(loss, 2 * real, -fake))
+    g_per_member = g_loss(loss, stacked_fake, stacked_real, stacked=True)
+    torch.testing.assert_close(g_per_member[1], g_loss(loss, -fake, 2 * real))
+
+
+def test_only_a_critic_loss_refuses_a_d_that_ends_in_a_sigmoid():
+    with pytest.raises(GankitError, match=r"loss='wasserstein' is not valid; accepted: .*nn.Sigmoid"):
+        LOSSES["wasserstein"].check_discriminator(outputs_probability=True)
+    LOSSES["wasserstein"].check_discriminator(outputs_probability=False)
+    for name in LOSSES:
+        if name != "wasserstein":
+            LOSSES[name].check_discriminator(outputs_probability=True)
+
+
+def test_every_loss_comes_with_registered_penalties_only():
+    from gankit.penalties import PENALTIES
+
+    for name in LOSSES:
+        assert set(LOSSES[name].penalties) <= set(PENALTIES), name

@@ -57,8 +57,13 @@ def test_real_vs_generated_drops_nonfinite_and_rejects_bad_shapes(rng):
         plots.real_vs_generated(rng.normal(size=10), rng.normal(size=10))
 
 
+def _legend(ax):
+    """The axes' legend, or the one its figure draws below everything."""
+    return ax.get_legend() or ax.figure.legends[0]
+
+
 def _legend_counts(ax):
-    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    texts = [t.get_text() for t in _legend(ax).get_texts()]
     says_real = next(t for t in texts if t.startswith("D says real"))
     says_fake = next(t for t in texts if t.startswith("D says fake"))
     return [int(re.search(r": (\d+) \(", t).group(1)) for t in (says_real, says_fake)], texts
@@ -101,7 +106,8 @@ def test_decision_map_2d(rng, tmp_path):
     contours = [c for c in ax.collections if isinstance(c, ContourSet)]
     assert len(contours) == 1 and contours[0].levels.tolist() == [0.5]
     assert sum(len(seg) for seg in contours[0].allsegs[0]) > 0
-    assert len(fig.axes) == 2  # the colorbar
+    (colourbar,) = ax.child_axes  # beside the drawn box, exactly as tall
+    assert colourbar.get_ylabel() == "D(x) = P(real)"
     _saves_png(fig, tmp_path)
 
 
@@ -188,9 +194,18 @@ def test_image_grid_tiles_pixels(rng, tmp_path):
     _saves_png(fig, tmp_path)
 
 
+def test_image_grid_takes_samples_in_minus_one_to_one(rng):
+    images = rng.uniform(-1, 1, size=(20, 1, 28, 28)).astype(np.float32)  # as Run.sample gives MNIST images
+    images[0, 0, 0, :2] = (-1.0, 1.0)
+    tiled = np.asarray(plots.image_grid(images, nrow=4).axes[0].images[0].get_array())
+    assert tiled.dtype == np.uint8 and tuple(tiled[2, 2:4]) == (0, 255)
+    flat = plots.image_grid(images.reshape(20, 784), nrow=4).axes[0].images[0].get_array()
+    np.testing.assert_array_equal(flat, tiled)
+
+
 def test_image_grid_rejects_bad_input(rng):
-    with pytest.raises(ValueError):
-        plots.image_grid(rng.uniform(size=(4, 28, 28)))
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        plots.image_grid(rng.uniform(0, 255, size=(4, 28, 28)))
     with pytest.raises(ValueError):
         plots.image_grid(np.zeros((20, 28, 28), np.uint8), nrow=10, row_labels=["0"])
 
@@ -224,10 +239,8 @@ def test_metric_vs_value_linear_and_categorical(tmp_path):
 
 
 def test_figure_to_array_and_gif(rng, tmp_path):
-    frames = [
-        plots.figure_to_array(plots.real_vs_generated(rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) * k))
-        for k in (0.5, 1.0, 2.0)
-    ]
+    cloud = rng.normal(size=(20, 2))
+    frames = [plots.figure_to_array(plots.real_vs_generated(cloud, cloud * k)) for k in (0.25, 0.5, 1.0)]
     assert all(f.dtype == np.uint8 and f.ndim == 3 and f.shape[2] == 3 for f in frames)
     assert len({f.shape for f in frames}) == 1
     path = tmp_path / "out" / "anim.gif"
@@ -261,3 +274,97 @@ def test_no_pyplot_global_state():
     assert dict(matplotlib.rcParams) == before
     if "matplotlib.pyplot" in sys.modules:
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+
+# ---------------------------------------------------------------- the lab's figures and fixes
+
+
+def _facecolours(collection):
+    if hasattr(collection, "update_scalarmappable"):
+        collection.update_scalarmappable()  # colours from a colormap are applied when drawn
+    return np.asarray(collection.get_facecolor())[:, :3]
+
+
+def test_a_figure_and_a_dict_of_them_display_inline_without_pyplot(rng):
+    fig = plots.point_cloud(rng.normal(size=(30, 2)))
+    assert fig._repr_png_()[:8] == PNG_MAGIC
+    figures = plots.Figures(cloud=fig, curves=plots.loss_curves(_train_records(5)))
+    page = figures._repr_html_()
+    assert page.count("<img") == 2 and "cloud" in page and "curves" in page
+    assert figures["cloud"] is fig  # still a dict of Figures by name
+
+
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_point_cloud(rng, tmp_path, d):
+    fig = plots.point_cloud(rng.normal(size=(40, d)), title="data")
+    (ax,) = fig.axes
+    assert ax.name == ("3d" if d == 3 else "rectilinear") and "n = 40" in ax.get_title()
+    _saves_png(fig, tmp_path)
+
+
+def test_wide_data_gets_a_wide_panel_not_a_blank_band():
+    moons_like = np.stack([np.linspace(-1, 2, 200), np.sin(np.linspace(0, 6, 200)) * 0.7], 1)
+    width, height = plots.real_vs_generated(moons_like, moons_like).get_size_inches()
+    square_width, square_height = plots.real_vs_generated(
+        moons_like[:, [1, 1]], moons_like[:, [1, 1]]
+    ).get_size_inches()
+    assert height / width < 0.7 * square_height / square_width
+
+
+def test_decision_map_draws_real_points_apart_from_the_black_contour(rng):
+    fig = plots.decision_map(lambda x: _sigmoid(x[:, 0]), rng.normal(size=(30, 2)), rng.normal(size=(30, 2)))
+    real = next(c for c in fig.axes[0].collections if c.get_label().startswith("real"))
+    assert np.all(np.abs(_facecolours(real) - 0.0).sum(1) > 0.3)  # not black
+    legend_real = next(h for h in fig.legends[0].legend_handles if h.get_label().startswith("real"))
+    np.testing.assert_allclose(_facecolours(legend_real)[0], _facecolours(real)[0])
+
+
+def test_verdict_colours_points_by_probability_and_says_its_range(rng):
+    prob = np.linspace(0.4, 0.55, 50)
+    fig = plots.discriminator_verdict(rng.normal(size=(50, 2)), prob)
+    ax = fig.axes[0]
+    assert "from 0.40 to 0.55" in ax.get_title()
+    colours = np.concatenate([_facecolours(c) for c in ax.collections if len(c.get_offsets())])
+    assert colours.min(1).min() > 0.6  # all pale (near white): D is unsure, not two confident camps
+    confident = plots.discriminator_verdict(rng.normal(size=(50, 2)), np.r_[np.zeros(25), np.ones(25)])
+    colours = np.concatenate([_facecolours(c) for c in confident.axes[0].collections if len(c.get_offsets())])
+    assert colours.min(1).max() < 0.45  # saturated blue and red
+
+
+def test_a_sweep_of_two_seeds_warns_and_cuts_its_band_at_zero():
+    rows = [dict(r, n=2, diverged=0) for r in _sweep([1, 2, 3])]
+    rows[0]["w1_low"] = -17.0
+    ax = plots.metric_vs_value(rows, x="x", metric="w1").axes[0]
+    assert ax.get_ylim()[0] == 0
+    note = " ".join(t.get_text() for t in ax.texts)
+    assert "only 2 seeds" in note and "cut at 0" in note and "-17" in note
+
+
+def _lab_view_inputs(rng, n=60):
+    fake = rng.normal(size=(n, 2))
+    return {
+        "real": rng.normal(size=(80, 2)),
+        "fake": fake,
+        "box": [-3, 3, -2, 2],
+        "prob": _sigmoid(np.linspace(-3, 3, 16))[None, :].repeat(12, 0),
+        "push": -fake,
+        "manifold": rng.normal(size=(18, 41, 2)),
+    }
+
+
+def test_lab_view_draws_heatmap_contour_manifold_arrows_and_curves(rng, tmp_path):
+    records = _train_records(30) + [{"step": s, "w1": 1.0 / (1 + s), "w1_floor": 0.01} for s in (100, 200)]
+    inputs = _lab_view_inputs(rng, n=plots.ARROWS + 40)
+    fig = plots.lab_view(**inputs, records=records, step=150)
+    view, losses, metric = fig.axes
+    assert view.images[0].get_array().shape == (12, 16)
+    assert [c for c in view.collections if isinstance(c, ContourSet)]
+    (manifold,) = [c for c in view.collections if type(c).__name__ == "LineCollection"]
+    assert len(manifold.get_segments()) == 18
+    (arrows,) = [c for c in view.collections if type(c).__name__ == "Quiver"]
+    assert arrows.N == plots.ARROWS  # a readable subset, not every point
+    assert np.allclose(metric.lines[0].get_xdata(), [100])  # the curves stop at the view's step
+    assert any(np.allclose(line.get_xdata(), 150) for line in losses.lines)  # the step is marked
+    _saves_png(fig, tmp_path)
+    alone = plots.lab_view(**{**inputs, "push": None, "manifold": None})
+    assert len(alone.axes) == 1 and not [c for c in alone.axes[0].collections if type(c).__name__ == "Quiver"]

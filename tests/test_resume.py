@@ -212,7 +212,7 @@ def test_full_or_read_only_folder_is_a_clear_error_and_earlier_checkpoints_survi
         return real_mkstemp(*args, **kwargs)
 
     monkeypatch.setattr(checkpoint.tempfile, "mkstemp", failing_mkstemp)
-    with pytest.raises(GankitError, match=f"could not be written \\({message}\\); earlier checkpoints are intact"):
+    with pytest.raises(GankitError, match=f"could not be written \\({message}\\); the earlier checkpoints are intact"):
         gankit.train(_tiny(), tmp_path / "r", progress=False, figures=False)
     kept = list_checkpoints(tmp_path / "r")
     assert [load_checkpoint(p)["step"] for p in kept] == [20, 40]
@@ -261,7 +261,7 @@ def test_checkpoint_of_another_model_or_config_is_refused(tmp_path):
     gankit.train(_tiny(steps=20), tmp_path / "small", progress=False, figures=False)
     gankit.train(_tiny(steps=20, g_hidden=(8, 8)), tmp_path / "other", progress=False, figures=False)
     foreign = list_checkpoints(tmp_path / "other")[-1]
-    with pytest.raises(GankitError, match="does not fit"):
+    with pytest.raises(GankitError, match=r"was made with g_hidden=\[8, 8\] but the run's config has \[16, 16\]"):
         Run(tmp_path / "small", checkpoint=foreign)
     (tmp_path / "small" / "checkpoints" / "step-00000099.safetensors").write_bytes(foreign.read_bytes())
     with pytest.raises(GankitError, match="g_hidden"):

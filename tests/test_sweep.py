@@ -173,6 +173,8 @@ def test_sweep_writes_the_table_the_figures_and_runs_equal_to_gankit_train(tmp_p
         "w1_vs_latent_dim",
         "mmd_vs_latent_dim",
         "radial_error_vs_latent_dim",
+        "hist_kl_vs_latent_dim",
+        "hist_js_vs_latent_dim",
         "samples",
     }
 
@@ -272,7 +274,9 @@ def test_stacks_use_every_core_unless_alone_or_told():
     config = TrainConfig(dataset="circle")
     assert training_threads(config, 1) == 1  # a lone GAN trains as gankit.train trains it
     assert training_threads(config, 64) == usable_cores()
-    assert training_threads(config.replace(threads=3), 64) == 3
+    assert training_threads(config.replace(threads=1), 64) == 1
+    with pytest.warns(UserWarning, match="threads=10000 is more than the"):
+        assert training_threads(config.replace(threads=10000), 64) == usable_cores()  # capped: no oversubscription
 
 
 def test_a_sweep_gives_back_the_callers_thread_count(tmp_path):

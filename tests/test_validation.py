@@ -66,6 +66,12 @@ def workspace(tmp_path_factory):
     for name, body in USER_MODULES.items():
         (root / f"{name}.py").write_text(MODELS_HEADER + body)
     np.save(root / "three_d.npy", np.zeros((4, 2, 2)))
+    np.save(root / "complex.npy", np.ones((4, 2)) * (1 + 2j))
+    np.save(root / "bools.npy", np.ones((4, 2), dtype=bool))
+    np.save(root / "structured.npy", np.zeros(4, dtype=[("x", "f4"), ("y", "f4")]))
+    (root / "huge.csv").write_text("1,2\n3,1e300\n")
+    (root / "same.csv").write_text("1,2\n1,2\n")
+    (root / "adir.npz").mkdir()
     np.save(root / "inf.npy", np.array([[1.0, np.inf], [0.0, 1.0]]))
     (root / "pickled.npy").write_bytes(b"\x80\x04not numpy")
     return root
@@ -107,6 +113,19 @@ def make_generator(config):
     "factory_fails": "\ndef make_generator(config):\n    raise ValueError('no')\n",
     "not_a_module": "\ndef make_generator(config):\n    return 3\n",
     "only_g": "\ndel make_discriminator\n",
+    "no_layers": """
+class Weighted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(2))
+
+    def forward(self, x):
+        return (x * self.w).sum(1)
+
+
+def make_discriminator(config):
+    return Weighted()
+""",
     "import_error": "\n1 / 0\n",
     "bigger": "\ndef make_generator(config):\n"
     "    return nn.Sequential(nn.Linear(config.latent_dim, 32), nn.ReLU(), nn.Linear(32, 2))\n",
@@ -118,7 +137,12 @@ CASES = [
     (["train", "--model", "resnet"], "model='resnet'"),
     (["train", "--model", "dcgan"], "model='dcgan'"),
     (["train", "--conditional"], "conditional=True"),
-    (["train", "--loss", "wasserstein"], "loss='wasserstein'"),
+    (["train", "--loss", "wgan"], "loss='wgan'"),
+    (["train", "--r1-gamma=-1"], "r1_gamma=-1.0"),
+    (["train", "--gp-lambda", "nan"], "gp_lambda=nan"),
+    (["train", "--r2-gamma", "inf"], "r2_gamma=inf"),
+    (["train", "--penalty-every", "0"], "penalty_every=0"),
+    (["train", "--d-norm", "batch"], "d_norm='batch'"),
     (["train", "--steps", "0"], "steps=0"),
     (["train", "--steps", "ten"], "steps='ten'"),
     (["train", "--steps", "1.5"], "steps='1.5'"),
@@ -172,6 +196,15 @@ CASES = [
     (["train", "--dataset", "{root}/inf.npy"], "NaN or infinite"),
     (["train", "--dataset", "{root}/pickled.npy"], "could not be read"),
     (["train", "--dataset", "{root}/absent.npy"], "does not exist"),
+    (["train", "--dataset", "{root}/complex.npy"], "holds complex128 values"),
+    (["train", "--dataset", "{root}/bools.npy"], "holds bool values"),
+    (["train", "--dataset", "{root}/structured.npy"], "holds [('x', '<f4'), ('y', '<f4')] values"),
+    (["train", "--dataset", "{root}/huge.csv"], "beyond what training in float32 can take"),
+    (["train", "--dataset", "{root}/same.csv"], "identical points"),
+    (["train", "--seed", "18446744073709551616"], "seed=18446744073709551616"),
+    (["train", "--n-samples", "1"], "n_samples=1"),
+    (["train", "--dataset", "{root}/same.csv", "--noise", "0.1"], "noise=0.1"),
+    (["sample", "{root}/run", "--out", "{root}/adir.npz"], "--out='"),
     # --- your own networks (--models FILE) ---
     (["train", "--models", "{root}/raises.py"], "generator (Broken) raised RuntimeError('my bug')"),
     (["train", "--models", "{root}/nan.py"], "generator (Sequential) returned NaN"),
@@ -183,6 +216,8 @@ CASES = [
     (["train", "--models", "{root}/only_g.py"], "defines no make_discriminator(config)"),
     (["train", "--models", "{root}/import_error.py"], "raised ZeroDivisionError"),
     (["train", "--models", "{root}/absent.py"], "--models="),
+    (["train", "--models", "{root}/good.py", "--loss", "wasserstein"], "loss='wasserstein' is not valid"),
+    (["train", "--models", "{root}/no_layers.py", "--d-norm", "spectral"], "d_norm='spectral' is not valid"),
     (["eval", "{root}/own", "--models", "{root}/bigger.py"], "weight '0.weight' is (32, 10) here and (8, 10) there"),
     (["eval", "{root}/own"], "your own networks"),
 ]

@@ -2,7 +2,8 @@
 
 import gankit
 run = gankit.train(gankit.TrainConfig(dataset="swiss_roll", latent_dim=3), out="runs/roll")
-run.plot()            # {name: Figure}, shown inline in a notebook
+run.plot()            # {name: Figure}, shown inline in a notebook (run.plot(best=True): its best evaluation)
+run.lab_view()        # GAN Lab's view: D's heatmap, G's manifold, the push of G's loss, the points, the curves
 run.evaluate()        # {"w1": ..., "w1_floor": ..., ...}
 run.sample(1000)      # numpy array in the data's units
 
@@ -11,17 +12,23 @@ run = gankit.train(config, generator=G, discriminator=D, loss=gankit.Loss(discri
 
 result = gankit.sweep(gankit.TrainConfig(dataset="swiss_roll"), {"latent_dim": [1, 2, 3, 5, 10]}, seeds=8)
 result.table          # per setting: mean and 95% interval of each metric over the seeds
+
+lab = gankit.Lab(gankit.TrainConfig(dataset="circle"))   # GAN Lab's buttons: lab.step_d(), lab.step_g(), lab.show()
+gankit.write_report("runs/roll")                         # runs/roll/report.html: one self-contained page
 """
 
 from importlib.metadata import version
 
-from gankit import figures, plots
+from gankit import figures, plots, views
 from gankit.config import PRESETS, TrainConfig, preset
 from gankit.data import DATASETS
 from gankit.errors import GankitError
+from gankit.lab import Lab
+from gankit.labbook import run_lab
 from gankit.loop import TrainingDiverged, TrainingInterrupted
 from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.models import MODELS
+from gankit.report import write_report
 from gankit.run import Run, resume, train
 from gankit.runfolder import read_metrics
 from gankit.sweep import SweepResult, resume_sweep, sweep
@@ -35,6 +42,7 @@ __all__ = [
     "DiscriminatorBatch",
     "GankitError",
     "GeneratorBatch",
+    "Lab",
     "Loss",
     "Run",
     "SweepResult",
@@ -48,6 +56,9 @@ __all__ = [
     "read_metrics",
     "resume",
     "resume_sweep",
+    "run_lab",
     "sweep",
     "train",
+    "views",
+    "write_report",
 ]

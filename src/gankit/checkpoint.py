@@ -52,6 +52,7 @@ def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write a nested state (dicts, lists, tuples, tensors, numbers, strings) as one safetensors file, atomically."""
     tensors: dict[str, torch.Tensor] = {}
     tree = _encode(state, "", tensors)
     data = save_tensors(tensors, metadata={"format": FORMAT, "state": json.dumps(tree)})

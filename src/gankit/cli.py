@@ -10,22 +10,30 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import io
 import json
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gankit import distributed
 from gankit.config import PRESETS, REGISTERED, TrainConfig
 from gankit.errors import GankitError, bad_value
+from gankit.files import atomic_write
+from gankit.labbook import run_lab
 from gankit.loop import TrainingDiverged, TrainingInterrupted
 from gankit.models.user import MODELS_FILE_HELP
+from gankit.report import write_report
 from gankit.run import Run, resume, train
-from gankit.sweep import resume_sweep, sweep
+from gankit.sweep import Estimate, resume_sweep, sweep
 
 EXIT_BAD_INPUT, EXIT_DIVERGED = 2, 3
+LONG_SWEEP_MINUTES = 30
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
@@ -137,7 +145,24 @@ def _build_parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser("plot", help="write a run's figures under RUN/figures")
     plot.add_argument("run")
+    plot.add_argument("--best", action="store_true", help="the figures of its best evaluation, under RUN/figures/best")
     _add_models_flag(plot, "a run trained with them")
+
+    report = commands.add_parser(
+        "report", help="write one self-contained HTML page of a run or a sweep: views over training, curves, metrics"
+    )
+    report.add_argument("path", metavar="RUN_OR_SWEEP")
+    report.add_argument("--out", help="the page to write (default RUN_OR_SWEEP/report.html)")
+    _add_models_flag(report, "a run (or sweep) trained with them")
+
+    lab = commands.add_parser(
+        "lab", help="the whole GAN lab: train its questions (toy data, a latent study, MNIST) and write one page"
+    )
+    lab.add_argument("--out", default="lab", help="the lab folder (default lab/): runs, sweep and report.html")
+    lab.add_argument("--quick", action="store_true", help="fewer steps and seeds, for a class on laptops")
+    lab.add_argument("--data-dir", help="folder with the MNIST files (default: $GANKIT_DATA_DIR, then the cache)")
+    lab.add_argument("--force", action="store_true", help="replace an existing lab folder")
+    lab.add_argument("--quiet", action="store_true", help="no progress bars")
 
     evaluate = commands.add_parser("eval", help="print a run's metrics")
     evaluate.add_argument("run")
@@ -160,6 +185,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--no-runs", action="store_true", help="remove each GAN's run folder under OUT/runs when done")
     sweep.add_argument("--force", action="store_true", help="replace an existing sweep folder")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"start without asking when the sweep's estimate (printed first) is over {LONG_SWEEP_MINUTES} minutes; "
+        "without a terminal the sweep always starts",
+    )
     _add_models_flag(sweep, "every GAN of the sweep (make_generator(config) is called once per GAN)")
     _add_field_flags(
         sweep,
@@ -210,16 +241,17 @@ def _train(args: argparse.Namespace) -> None:
         run = train(
             TrainConfig.from_dict(values), args.out, models=args.models, force=args.force, progress=not args.quiet
         )
-    print(f"run folder: {run.path}")
-    _print_metrics(run.metrics_summary())
+    if distributed.world().writes:  # data-parallel: rank 0 speaks for all
+        print(f"run folder: {run.path}")
+        _print_metrics(run.metrics_summary())
 
 
 def _sample(args: argparse.Namespace) -> None:
-    run = Run(args.run, models=args.models)
     if args.n <= 0:
         raise bad_value("--n", args.n, "a positive integer")
-    if not str(args.out).endswith(".npz"):
-        raise bad_value("--out", args.out, "a file name ending in .npz")
+    if not str(args.out).endswith(".npz") or Path(args.out).is_dir():
+        raise bad_value("--out", args.out, "a file name ending in .npz (not a folder)")
+    run = Run(args.run, models=args.models)
     if run.config.is_image:
         from gankit.data.mnist import images_to_uint8
 
@@ -237,15 +269,25 @@ def _sample(args: argparse.Namespace) -> None:
         if args.label is not None:
             raise bad_value("--label", args.label, "no --label: toy runs have no classes")
         arrays = {"samples": run.sample(args.n, seed=args.seed)}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, **arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(Path(args.out), buffer.getvalue())  # the file holds all the samples or stays as it was
     print(f"wrote {args.n} samples to {args.out}")
 
 
 def _plot(args: argparse.Namespace) -> None:
     run = Run(args.run, models=args.models)
-    for name in run.plot():
-        print(run.path / "figures" / f"{name}.png")
+    folder = run.path / "figures" / ("best" if args.best else "")
+    for name in run.plot(best=args.best):
+        print(folder / f"{name}.png")
+
+
+def _report(args: argparse.Namespace) -> None:
+    print(write_report(args.path, args.out, models=args.models))
+
+
+def _lab(args: argparse.Namespace) -> None:
+    print(run_lab(args.out, quick=args.quick, data_dir=args.data_dir, force=args.force, progress=not args.quiet))
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -277,11 +319,24 @@ def _sweep(args: argparse.Namespace) -> None:
             progress=not args.quiet,
             save_runs=not args.no_runs,
             models=args.models,
+            confirm=lambda estimate: _confirm(estimate, args),
         )
+    if not distributed.world().writes:
+        return
     print(f"sweep folder: {result.path}  ({len(result.rows)} GANs in {result.seconds:.0f} s)")
     print(result.markdown())
     for name in sorted((result.path / "figures").glob("*.png")):
         print(name)
+
+
+def _confirm(estimate: Estimate, args: argparse.Namespace) -> None:
+    """Say what the sweep will cost; ask before a long one starts at a terminal, unless --yes."""
+    print(f"gankit sweep: {estimate}", file=sys.stderr)
+    if estimate.seconds <= 60 * LONG_SWEEP_MINUTES or args.yes or not sys.stdin.isatty():
+        return
+    answer = input(f"this sweep would train for about {estimate.seconds / 60:.0f} minutes; start it? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise GankitError("the sweep was not started (nothing was written); accepted: --yes to start it without asking")
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -290,13 +345,49 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
         print(f"{key:>16}  {shown}")
 
 
-COMMANDS = {"train": _train, "sample": _sample, "plot": _plot, "eval": _eval, "sweep": _sweep}
+COMMANDS = {
+    "train": _train,
+    "sample": _sample,
+    "plot": _plot,
+    "eval": _eval,
+    "sweep": _sweep,
+    "report": _report,
+    "lab": _lab,
+}
+
+
+class _Stopped(BaseException):
+    """SIGTERM outside the training loop (which saves and stops on its own): stop as Ctrl-C does."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None
     try:
         args = _build_parser().parse_args(argv)
-        COMMANDS[args.command](args)
+        device = getattr(args, "device", "cpu")
+        with distributed.started(device[0] if isinstance(device, list) else device):  # torchrun's ranks, if any
+            COMMANDS[args.command](args)
+    except (KeyboardInterrupt, _Stopped) as stop:  # during start-up, or while figures are written
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(
+            f"gankit: {signal.Signals(signum).name}: stopped; what was saved before stays (a run's checkpoints), "
+            "a folder this command had only begun is removed",
+            file=sys.stderr,
+        )
+        return 128 + signum
+    except OSError as error:  # a file the command writes (a full or read-only disk, a folder in the way)
+        where = f" {error.filename!r}" if error.filename else ""
+        print(f"gankit: error: could not write{where} ({error.strerror}); accepted: a writable path", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except TrainingDiverged as error:
         print(f"gankit: error: {error}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -306,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as error:
         print(f"gankit: {error}", file=sys.stderr)
         return error.exit_code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

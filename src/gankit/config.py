@@ -17,6 +17,8 @@ from gankit.data import DATASETS, is_point_file
 from gankit.errors import GankitError, bad_value
 from gankit.losses import LOSSES
 from gankit.models import MODELS
+from gankit.models.normalization import D_NORMS
+from gankit.penalties import PENALTIES
 
 DEVICES = ("cpu", "cuda", "auto")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -26,6 +28,9 @@ REGISTERED = {"dataset": DATASETS, "model": MODELS, "loss": LOSSES}
 
 @dataclass
 class TrainConfig:
+    """Everything that decides a training: data, networks, loss, optimisation, outputs. Validated on creation
+    and on every edit; fields left at None take defaults that depend on the others (see the field comments)."""
+
     # Each field's trailing comment is its help text in `gankit train --help`; the lines above a field say why.
     # --- data ---
     dataset: str = "circle"  # a registered data set, or a path to a .csv / .npy file of points
@@ -54,11 +59,19 @@ class TrainConfig:
     d_steps: int = 1  # D updates per G update
     ema: float = 0.999  # decay of the moving average of G's weights that is sampled; 0 samples G itself
     seed: int = 0  # seeds data, initial weights and every draw of z: same seed, same run
+    # --- penalties on D's gradients, normalisation of D (gankit.penalties; README: Losses) ---
+    # None: the loss's own weight (wasserstein: 10, WGAN-GP's; relativistic: R1 and R2 of one gamma), else 0
+    gp_lambda: float | None = None  # gradient penalty lambda (||grad D(x_hat)|| - 1)^2, x_hat between real and fake
+    r1_gamma: float | None = None  # R1 penalty gamma/2 ||grad D(x)||^2 on real points; None: the loss's own, else 0
+    r2_gamma: float | None = None  # R2 penalty gamma/2 ||grad D(G(z))||^2 on fakes; None: the loss's own, else 0
+    penalty_every: int = 1  # lazy regularisation: the penalties every k-th step only, weighted k (StyleGAN2: 16)
+    d_norm: str = "none"  # none | spectral: spectral normalisation of D's linear and convolution layers
     # --- logging and outputs ---
     log_every: int = 100  # steps between lines of the metrics log (and progress-bar updates)
     eval_every: int | None = None  # steps between metric evaluations; None: steps // 10
     checkpoint_every: int | None = None  # steps between checkpoints; None: eval_every
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
+    tensorboard: bool = False  # also log the numbers and sample figures as TensorBoard events in RUN/tensorboard
     # one thread is faster for toy-sized matrices; MNIST models and a sweep's stacks use every core
     threads: int | None = None  # torch CPU threads; None: 1 for toy models, all cores for MNIST and stacks
     device: str = "cpu"  # cpu | cuda | auto
@@ -67,10 +80,29 @@ class TrainConfig:
     precision: str = "auto"  # auto | fp32 | bf16
 
     def __post_init__(self) -> None:
+        # The fields given (not None): defaults of the others depend on them and are filled in again
+        # whenever a field changes, so that an edited config is validated and consistent, never stale.
+        object.__setattr__(
+            self, "_given", frozenset(f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
+        )
         self._check_types()
         self._check_names()
         self._fill_defaults()
         self._check_values()
+        object.__setattr__(self, "_ready", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not getattr(self, "_ready", False):  # construction
+            object.__setattr__(self, name, value)
+            return
+        updated = TrainConfig.from_dict({**self.given(), name: value})  # validates; refills dependent defaults
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, getattr(updated, f.name))
+        object.__setattr__(self, "_given", updated._given)
+
+    def given(self) -> dict[str, Any]:
+        """The fields that were set (rather than left to their defaults), with their values."""
+        return {name: _jsonable(getattr(self, name)) for name in self._given}
 
     # ----- construction -----
     @classmethod
@@ -105,13 +137,16 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> TrainConfig:
+        """A config from a JSON file of fields (unknown keys are errors; unset fields take their defaults)."""
         return cls.from_dict(cls.read_values(path))
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, concrete and JSON-ready: what config.json and checkpoints hold."""
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def replace(self, **changes: Any) -> TrainConfig:
-        return TrainConfig.from_dict({**self.to_dict(), **changes})
+        """A new config: the fields set here, with `changes`; the defaults follow (dataset, steps, ...)."""
+        return TrainConfig.from_dict({**self.given(), **changes})
 
     # ----- derived facts -----
     @property
@@ -152,7 +187,7 @@ class TrainConfig:
             raise bad_value("dataset", self.dataset, [*DATASETS.accepted(), "a path to a .csv or .npy file"])
         MODELS.check(self.model)
         LOSSES.check(self.loss)
-        for name, accepted in (("device", DEVICES), ("precision", PRECISIONS)):
+        for name, accepted in (("device", DEVICES), ("precision", PRECISIONS), ("d_norm", D_NORMS)):
             if getattr(self, name) not in accepted:
                 raise bad_value(name, getattr(self, name), accepted)
 
@@ -178,6 +213,10 @@ class TrainConfig:
             self.eval_every = max(1, self.steps // 10) if self.steps > 0 else 1
         if self.checkpoint_every is None:
             self.checkpoint_every = self.eval_every
+        own = LOSSES[self.loss].penalties if self.loss in LOSSES else {}
+        for name, penalty in PENALTIES.items():
+            if getattr(self, penalty.field) is None:
+                setattr(self, penalty.field, float(own.get(name, 0.0)))
 
     def _check_values(self) -> None:
         image_sets = [name for name, entry in DATASETS.items() if entry.kind == "image"]
@@ -200,6 +239,7 @@ class TrainConfig:
             "eval_every",
             "checkpoint_every",
             "keep_checkpoints",
+            "penalty_every",
         ]
         if self.n_samples is not None:
             positive_ints.append("n_samples")
@@ -219,10 +259,25 @@ class TrainConfig:
             value = getattr(self, name)
             if not (0 <= value < 1):
                 raise bad_value(name, value, "a number in [0, 1)")
+        for _, penalty in PENALTIES.items():
+            value = getattr(self, penalty.field)
+            if not (math.isfinite(value) and value >= 0):
+                raise bad_value(penalty.field, value, "a finite number >= 0 (0: no penalty)")
         if self.noise is not None and not (math.isfinite(self.noise) and self.noise >= 0):
             raise bad_value("noise", self.noise, "a finite number >= 0")
-        if self.seed < 0:
-            raise bad_value("seed", self.seed, "an integer >= 0")
+        if not 0 <= self.seed < 2**64:  # what torch's and numpy's generators take
+            raise bad_value("seed", self.seed, "an integer from 0 to 2**64 - 1")
+        if self.n_samples is not None and self.n_samples < 2:
+            raise bad_value("n_samples", self.n_samples, "at least 2 (one point cannot be standardised or learnt)")
+        toy = self.dataset in DATASETS and DATASETS[self.dataset].kind == "toy"
+        if self.noise is not None and not toy:
+            raise bad_value(
+                "noise", self.noise, f"None for dataset {self.dataset!r} (noise is the toy generators' own)"
+            )
+        if self.data_dir is not None and not self.is_image:
+            raise bad_value(
+                "data_dir", self.data_dir, f"None for dataset {self.dataset!r} (it is where the image files are)"
+            )
         if self.max_seconds is not None and not (math.isfinite(self.max_seconds) and self.max_seconds > 0):
             raise bad_value("max_seconds", self.max_seconds, "a positive number of seconds, or None for no limit")
 
@@ -243,6 +298,22 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mnist-cgan": dict(dataset="mnist", model="mlp", conditional=True, latent_dim=64, batch_size=128, steps=20000),
     # DCGAN with its default fully connected layers of 512 in G and D (see models/dcgan.py), lr 5e-4.
     "mnist-dcgan": dict(dataset="mnist", model="dcgan", latent_dim=64, lr_g=5e-4, lr_d=5e-4, steps=7000),
+    # The mode-collapse benchmarks (python -m benchmarks.mode_collapse; table in the README): least squares with
+    # R1 and Adam (0, 0.99) kept every mode in every trial; more steps or width moved high quality by < 1 point.
+    **{
+        f"mode-collapse-{dataset}": dict(
+            dataset=dataset,
+            g_hidden=(64, 64),
+            d_hidden=(64, 64),
+            loss="least_squares",
+            r1_gamma=0.1,
+            beta1=0.0,
+            beta2=0.99,
+            steps=steps,
+            eval_every=steps,
+        )
+        for dataset, steps in (("ring", 6000), ("grid", 8000))
+    },
 }
 
 

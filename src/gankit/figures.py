@@ -1,9 +1,9 @@
 """The standard figures of a run, built from plain inputs with the pure functions in `gankit.plots`.
 
 Inputs are a sampling function `sample(n, *, seed, labels)` (data units: points, or images in
-[-1, 1]), D's probability function for points in data units, fresh real points, and the metrics
-records, so that these figures serve a finished run, a training in progress and a user's own
-networks alike.
+[-1, 1]), D's probability function for points in data units, fresh real points, a snapshot of the
+lab's views (`gankit.views`) and the metrics records, so that these figures serve a finished run, a
+training in progress and a user's own networks alike.
 """
 
 from __future__ import annotations
@@ -13,41 +13,84 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import gankit.plots as plots
+from gankit.plots import Figure, Figures
+from gankit.views import FIGURE_SEED, Snapshot
+
+__all__ = ["FIGURE_SEED", "N_POINTS", "lab_figure", "point_figures", "progress_gif", "run_figures", "sample_grid"]
 
 Sample = Callable[..., np.ndarray]  # (n, *, seed, labels) -> samples in data units
-FIGURE_SEED = 7  # the same points in every figure of a run, and from one call to the next
 N_POINTS = 1000
 PROGRESS_DIR = "progress"  # figures/progress/step-N.png: a frame at each evaluation (fixed z), for the animation
 PROGRESS_GIF = "progress.gif"  # figures/progress.gif: those frames, animated
 PROGRESS_FPS = 2
 
 
+def _fresh_label(n: int, n_train: int | None) -> str:
+    """What the real points of a figure are: fresh draws of the distribution, not the training points."""
+    trained = f"; trained on {n_train:,}" if n_train is not None and n_train != n else ""
+    return f"real data (n = {n:,} fresh draws{trained})"
+
+
 def point_figures(
-    sample: Sample, d_probability: Callable[[np.ndarray], np.ndarray], real: np.ndarray, *, title: str
+    sample: Sample,
+    d_probability: Callable[[np.ndarray], np.ndarray],
+    real: np.ndarray,
+    *,
+    title: str,
+    n_train: int | None = None,
 ) -> dict[str, Figure]:
-    """real_vs_generated, d_verdict and (for 2-D and 3-D data) decision_map of a toy run."""
+    """real_vs_generated, d_verdict and (for 2-D and 3-D data) decision_map of a toy run; `real` are fresh
+    draws, and `n_train` (the training-set size) is said beside them when it differs."""
     fake = sample(N_POINTS, seed=FIGURE_SEED, labels=None)
+    label = _fresh_label(len(real), n_train)
     figures = {
-        "real_vs_generated": plots.real_vs_generated(real, fake, title=title),
-        "d_verdict": plots.discriminator_verdict(fake, d_probability(fake), real=real),
+        "real_vs_generated": plots.real_vs_generated(real, fake, title=title, real_title=label[0].upper() + label[1:]),
+        "d_verdict": plots.discriminator_verdict(fake, d_probability(fake), real=real, real_label=label),
     }
     if real.shape[1] <= 3:
-        figures["decision_map"] = plots.decision_map(d_probability, real, fake)
+        figures["decision_map"] = plots.decision_map(d_probability, real, fake, real_label=label)
     return figures
+
+
+def lab_figure(view: Snapshot, records: Sequence[dict[str, Any]] | None = None, *, title: str | None = None) -> Figure:
+    """GAN Lab's view of a toy snapshot (heatmap, manifold, points, arrows), with the curves of `records` to
+    its step; images: the snapshot's sample grid."""
+    step = int(view["step"])
+    if "images" in view:
+        return _grid(view["images"], conditional=len(view["labels"]) > 0, title=title or f"samples, step {step:,}")
+    cols = [int(c) for c in view["cols"]]
+    names = (
+        ("x", "y", "z") if view["real"].shape[1] <= 3 else tuple(f"coordinate {c + 1}" for c in range(max(cols) + 1))
+    )
+    return plots.lab_view(
+        view["real"][:, cols],
+        view["fake"][:, cols],
+        box=view["box"],
+        prob=view["prob"],
+        push=view["push"][:, cols] if len(view["push"]) else None,
+        manifold=view["manifold"][:, :, cols],
+        labels=(names[cols[0]], names[cols[1]]),
+        manifold_label="G's manifold",
+        real_label=f"training points (n = {len(view['real']):,})",
+        note="\n".join(n for n in (str(view["plane"]), f"manifold: {view['latent']}") if n),  # the slice, said
+        records=records,
+        step=step,
+        title=title,
+    )
+
+
+def _grid(images: np.ndarray, *, conditional: bool, title: str) -> Figure:
+    if conditional:
+        return plots.image_grid(images, nrow=10, row_labels=[str(d) for d in range(10)], title=f"{title} (row = digit)")
+    return plots.image_grid(images, nrow=10, title=title)
 
 
 def sample_grid(sample: Sample, *, conditional: bool, title: str) -> Figure:
     """A 10x10 grid of the same 100 draws of z (FIGURE_SEED) in every call; conditional: row = digit."""
-    from gankit.data.mnist import images_to_uint8
-
     labels = np.repeat(np.arange(10), 10) if conditional else None
-    images = images_to_uint8(sample(100, seed=FIGURE_SEED, labels=labels))
-    if conditional:
-        return plots.image_grid(images, nrow=10, row_labels=[str(d) for d in range(10)], title=f"{title} (row = digit)")
-    return plots.image_grid(images, nrow=10, title=title)
+    return _grid(sample(100, seed=FIGURE_SEED, labels=labels), conditional=conditional, title=title)
 
 
 def run_figures(
@@ -59,16 +102,17 @@ def run_figures(
     d_probability: Callable[[np.ndarray], np.ndarray],
     real: np.ndarray | None,
     conditional: bool = False,
-) -> dict[str, Figure]:
-    """Every standard figure of a run at `step`: for points (`real` given) the point figures, for images
-    the sample grid; and the loss curves of `records`."""
+    n_train: int | None = None,
+) -> Figures:
+    """Every standard figure of a run at `step`: for points (`real` given) the point figures, for images the
+    sample grid; and the loss curves of `records`. (The lab view is `lab_figure`, and each progress frame.)"""
     name = Path(dataset).stem
     if real is None:
         figures = {"samples": sample_grid(sample, conditional=conditional, title=f"{name} samples, step {step}")}
     else:
-        figures = point_figures(sample, d_probability, real, title=f"{name}, step {step}")
+        figures = point_figures(sample, d_probability, real, title=f"{name}, step {step}", n_train=n_train)
     figures["losses"] = plots.loss_curves(list(records))
-    return figures
+    return Figures(figures)
 
 
 def save_figures(figures: dict[str, Figure], figure_dir: Path) -> list[Path]:
@@ -78,18 +122,11 @@ def save_figures(figures: dict[str, Figure], figure_dir: Path) -> list[Path]:
     return paths
 
 
-def save_progress_frame(
-    figure_dir: Path, step: int, *, sample: Sample, real: np.ndarray | None, dataset: str, conditional: bool = False
-) -> Path:
-    """figures/progress/step-N.png, a frame of the training animation (the same z in every frame):
-    real vs generated points, or the sample grid for images."""
-    name = Path(dataset).stem
-    if real is None:
-        figure = sample_grid(sample, conditional=conditional, title=f"{name} samples, step {step}")
-    else:
-        figure = plots.real_vs_generated(
-            real, sample(N_POINTS, seed=FIGURE_SEED, labels=None), title=f"{name}, step {step}"
-        )
+def save_progress_frame(figure_dir: Path, view: Snapshot, *, records: Sequence[dict[str, Any]], dataset: str) -> Path:
+    """figures/progress/step-N.png, a frame of the training animation (the same z in every frame): the lab
+    view with the curves so far, or the sample grid for images."""
+    step = int(view["step"])
+    figure = lab_figure(view, records, title=f"{Path(dataset).stem}, step {step:,}")
     return plots.save_figure(figure, Path(figure_dir) / PROGRESS_DIR / f"step-{step:08d}.png")
 
 

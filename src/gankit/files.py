@@ -1,4 +1,4 @@
-"""File helpers shared by every module that writes: atomic writes and the user cache folder."""
+"""File helpers shared by every module that writes: atomic writes, a folder's writer lock, the user cache folder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from gankit.errors import GankitError
 
 CACHE_ENV = "XDG_CACHE_HOME"
 
@@ -45,6 +47,62 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` atomically (see `atomic_file`)."""
     with atomic_file(path) as handle:
         handle.write(data)
+
+
+LOCK_FILE = ".lock"
+
+
+class FolderLock:
+    """An exclusive OS file lock (flock) on `folder`/.lock, held by one writing process at a time.
+
+    The kernel releases it when the process ends in any way, SIGKILL included, so a lock can never be
+    left stale; the file holds the holder's PID for the refusal message and is removed on release (a
+    process that locked a file removed meanwhile takes the new one instead). Readers take no lock.
+    Where `fcntl` does not exist (Windows) nothing is locked.
+    """
+
+    def __init__(self, folder: str | Path, *, what: str = "run folder"):
+        self.folder, self.what = Path(folder), what
+        self._fd: int | None = None
+
+    def __enter__(self) -> FolderLock:
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        path = self.folder / LOCK_FILE
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise GankitError(
+                    f"{self.what} {str(self.folder)!r} is being written by process {holder}; accepted: wait until "
+                    "it has finished (reading it with sample, eval or plot works meanwhile), or another folder"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # released and removed by its holder between our open and our lock: take the new file
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is None:
+            return
+        import fcntl
+
+        (self.folder / LOCK_FILE).unlink(missing_ok=True)  # while held, so no other process holds this file
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
 
 
 def user_cache_dir(*parts: str) -> Path:

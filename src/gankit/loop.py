@@ -8,7 +8,8 @@ where it writes (a run folder, or nothing), its evaluator, and its records. The 
 - divergence: a member whose statistics or weights are not finite stops a single run (before
   anything non-finite is evaluated or saved, so the last checkpoint is the last good one), or is
   dropped from a sweep's stack while the others train on;
-- logging (each member's append-only metrics.jsonl), evaluations, progress frames, checkpoints
+- logging (each member's append-only metrics.jsonl), evaluations, progress frames, a watcher called
+  every `watch_every` steps (the notebook's live view), checkpoints (and a single run's best one)
   (every member's written before old ones are rotated out, so a kill between them leaves a
   step that every member has), `max_seconds`, and SIGINT/SIGTERM (the step finishes, a checkpoint
   is saved, TrainingInterrupted says how to resume).
@@ -20,7 +21,6 @@ where it writes (a run folder, or nothing), its evaluator, and its records. The 
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,18 +30,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
+from gankit import distributed
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_members
+from gankit.notebook import progress_bar
 from gankit.runfolder import (
     append_metrics,
+    best_checkpoint_path,
+    best_record,
     global_rng_state,
     list_checkpoints,
     rotate_checkpoints,
     write_checkpoint,
 )
 from gankit.step import STAT_NAMES
+from gankit.tensorboard import TensorBoardLog
+from gankit.threads import ThreadGovernor
 
 
 class TrainingInterrupted(Exception):
@@ -64,6 +69,8 @@ class Member:
     evaluator: Any = None  # None: never evaluated
     checkpoint_extra: dict[str, Any] = field(default_factory=dict)  # saved in each of its checkpoints
     records: list[dict[str, Any]] = field(default_factory=list)  # what was logged, also kept in memory
+    keep_best: bool = False  # also keep the checkpoint of its best evaluation (runfolder.BEST_METRICS)
+    tensorboard: TensorBoardLog | None = None  # its records as TensorBoard scalars too
     diverged_at: int | None = None
 
 
@@ -90,7 +97,8 @@ def stop_signals() -> Iterator[dict[str, int]]:
 class TrainingLoop:
     """Trains `game` (a Trainer or StackedTrainer) with one `Member` per GAN.
 
-    `frames(game)` runs after each evaluation (a single run's progress frame). `stop_on_divergence`:
+    `frames(game)` runs after each evaluation (a single run's progress frame), `watch(game)` every
+    `watch_every` steps and at the end (it must not touch the training RNG). `stop_on_divergence`:
     a non-finite member raises TrainingDiverged (single runs) instead of being dropped (stacks).
     `resume_hint` is the command that continues the training, for the interruption message.
     """
@@ -103,19 +111,25 @@ class TrainingLoop:
         progress: bool = True,
         desc: str = "gankit",
         frames: Callable[[Any], None] | None = None,
+        watch: Callable[[Any], None] | None = None,
+        watch_every: int = 0,
         stop_on_divergence: bool = True,
         resume_hint: str | None = None,
+        threads: ThreadGovernor | None = None,
     ):
         if len(members) != game.K:
             raise ValueError(f"{len(members)} members for a game of {game.K}")
         self.game, self.members = game, list(members)
         self.config = game.configs[0]  # the fields a stack's members share: steps, intervals, max_seconds
         self.progress, self.desc, self.frames = progress, desc, frames
+        self.watch, self.watch_every = watch, watch_every if watch is not None else 0
         self.stop_on_divergence, self.resume_hint = stop_on_divergence, resume_hint
         self.seconds = 0.0  # time spent in run(), over all calls
         self.finished = game.step >= self.config.steps
         self._window: list[torch.Tensor] = []
         self.saved_step: int | None = None  # the step of the newest checkpoint this loop wrote
+        self.threads = threads  # chooses the torch threads from the load (None: left as they are)
+        self._threads_started = False
 
     def alive(self) -> list[int]:
         return [k for k, member in enumerate(self.members) if member.diverged_at is None]
@@ -124,16 +138,19 @@ class TrainingLoop:
         """Train to step `until` (default: the configured steps, or max_seconds), then return."""
         config, game = self.config, self.game
         end = config.steps if until is None else min(until, config.steps)
-        bar = tqdm(
+        bar = progress_bar(
             total=config.steps,
             initial=game.step,
-            disable=not self.progress,
-            unit="step",
-            file=sys.stderr,
-            dynamic_ncols=True,
+            disable=not self.progress or not distributed.world().writes,
             desc=self.desc + (f" ({game.K} GANs)" if game.K > 1 else ""),
         )
         started = time.perf_counter() - self.seconds
+        if self.threads is not None and not self._threads_started:
+            self._threads_started = True
+            count = self.threads.start()
+            if self.threads.governed:
+                self._threads_changed(game.step, count)
+        shared = distributed.world().active
         try:
             with stop_signals() as received:
                 while game.step < end and not self.finished:
@@ -145,17 +162,26 @@ class TrainingLoop:
                     last = step == config.steps or over_time
                     log_due = step % config.log_every == 0 or last
                     eval_due = step % config.eval_every == 0 or last
-                    if log_due or eval_due or last or step == end or step % config.checkpoint_every == 0 or received:
+                    save_due = step % config.checkpoint_every == 0 or last
+                    sync_due = log_due or eval_due or save_due or step == end
+                    # Ranks decide to stop together, at steps they all sync at; one process at any step.
+                    stop = (sync_due and distributed.any_rank(bool(received))) if shared else bool(received)
+                    if sync_due or stop:
                         stats = self._sync(step, clear=log_due)
+                        if self.threads is not None and (count := self.threads.check()) is not None:
+                            self._threads_changed(step, count)
                         if log_due:
                             self._log(step, stats, bar)
                         if eval_due:
                             self._evaluate(step)
                         # Decided after the evaluation: a signal that arrived during it is answered with a checkpoint.
-                        if step % config.checkpoint_every == 0 or last or received:
+                        stop = stop or (bool(received) and not shared)
+                        if save_due or stop:
                             self._save(step)
-                    if received:
-                        self._interrupted(step, received["signal"])
+                    if self.watch_every and (step % self.watch_every == 0 or last):
+                        self.watch(game)
+                    if stop:
+                        self._interrupted(step, received.get("signal", signal.SIGTERM))
                     if last:
                         self.finished = True
         finally:
@@ -164,7 +190,7 @@ class TrainingLoop:
     # ----- the parts of a window -----
     def _sync(self, step: int, *, clear: bool) -> list[list[float]]:
         """The window's mean statistics per member (the one host sync); non-finite members diverge here."""
-        means = torch.stack(self._window).mean(0).reshape(self.game.K, len(STAT_NAMES))
+        means = distributed.mean(torch.stack(self._window).mean(0)).reshape(self.game.K, len(STAT_NAMES))
         if clear:
             self._window.clear()
         finite = (torch.isfinite(means).all(1).cpu() & self.game.finite()).tolist()
@@ -192,6 +218,8 @@ class TrainingLoop:
         member.records.append(record)
         if member.run_dir is not None:
             append_metrics(member.run_dir, record)
+        if member.tensorboard is not None:
+            member.tensorboard.record(record)
 
     def _log(self, step: int, stats: list[list[float]], bar: Any) -> None:
         seconds = round(self.seconds, 3)
@@ -215,9 +243,17 @@ class TrainingLoop:
     def _evaluate(self, step: int) -> None:
         alive = set(self.alive())
         evaluators = [m.evaluator if k in alive else None for k, m in enumerate(self.members)]
+        rng = None
         for k, metrics in enumerate(evaluate_members(self.game, evaluators)):
             if metrics is not None:
                 self._record(k, {"step": step, **metrics})
+                member = self.members[k]
+                best = best_record(member.records) if member.keep_best and member.run_dir is not None else None
+                if best is not None and best["step"] == step:
+                    rng = rng or global_rng_state()
+                    write_checkpoint(
+                        member.run_dir, step, self._state(k, rng), path=best_checkpoint_path(member.run_dir)
+                    )
         if self.frames is not None and alive:
             self.frames(self.game)
 
@@ -227,16 +263,28 @@ class TrainingLoop:
             return
         rng = global_rng_state()
         for k in writers:
-            member = self.members[k]
-            state = {"config": self.game.configs[k].to_dict(), **self.game.member_state(k), "global_rng": rng}
-            write_checkpoint(member.run_dir, step, {**state, **member.checkpoint_extra})
+            write_checkpoint(self.members[k].run_dir, step, self._state(k, rng))
         for k in writers:  # only once every member has this step's checkpoint
             rotate_checkpoints(self.members[k].run_dir, self.config.keep_checkpoints)
         self.saved_step = step
 
+    def _threads_changed(self, step: int, count: int) -> None:
+        for k in self.alive():  # results depend on the thread count: the log says which it was
+            self._record(k, {"event": "threads", "step": step, "threads": count})
+
+    def _state(self, k: int, rng: dict[str, Any]) -> dict[str, Any]:
+        """What member k's checkpoint holds."""
+        state = {"config": self.game.configs[k].to_dict(), **self.game.member_state(k), "global_rng": rng}
+        state["threads"] = torch.get_num_threads()  # a resumed run starts on the same count
+        return {**state, **self.members[k].checkpoint_extra}
+
+    def checkpoint(self) -> None:
+        """Checkpoint every member now, at the game's step (after steps taken outside `run`, e.g. one D update)."""
+        self._save(self.game.step)
+
     def _interrupted(self, step: int, signum: int) -> None:
         name = signal.Signals(signum).name
-        saved = self.saved_step == step
+        saved = self.saved_step == step or not distributed.world().writes  # rank 0 writes for all ranks
         what = "checkpoint saved" if saved else "nothing was saved"
         hint = f"; continue with: {self.resume_hint}" if saved and self.resume_hint else ""
         raise TrainingInterrupted(f"{name} at step {step}: {what}{hint}", 128 + signum)

@@ -14,11 +14,15 @@ A plain pair of functions of D's outputs is a loss too:
 lab's), logits otherwise; `on="logits"` passes logits always. The registered losses are written on
 logits with softplus, so that confident scores never give log(0): log D(x) = -softplus(-l) and
 log(1 - D(x)) = -softplus(l), where P(real) = D(x) = sigmoid(l).
+
+A loss may come with penalties on D's gradients (`gankit.penalties`): `penalties` holds the weights it
+takes when the config leaves them at None (wasserstein: WGAN-GP's gradient penalty, lambda 10).
+`needs_critic` marks a loss on unbounded scores, which a D ending in nn.Sigmoid cannot give.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -45,6 +49,9 @@ class DiscriminatorBatch:
     step: int  # the generator updates done so far
     stacked: bool = False  # a stack's (K, B, ...) tensors
     outputs_probability: bool = False  # D ends in a sigmoid: its own outputs are sigmoid(logits)
+    # One U[0, 1) draw per sample (real_logits' shape) from the trainer's own generator(s), at each call.
+    draw_uniform: Callable[[], torch.Tensor] | None = field(default=None, repr=False)
+    mixes_batch: bool = False  # a layer of D mixes the samples of a batch (BatchNorm): score batches apart
 
 
 @dataclass
@@ -104,6 +111,8 @@ class Loss:
         *,
         name: str = CUSTOM,
         on: str = "outputs",
+        needs_critic: bool = False,
+        penalties: Mapping[str, float] | None = None,
     ):
         if on not in INPUTS:
             raise bad_value("on", on, INPUTS)
@@ -112,6 +121,18 @@ class Loss:
                 raise bad_value(f"Loss {side}", function, "a function of D's outputs, or None")
         self._discriminator, self._generator, self.on, self.name = discriminator, generator, on, name
         self.handles_stacks = type(self).handles_stacks or (discriminator is not None and generator is not None)
+        self.needs_critic = needs_critic
+        self.penalties = dict(penalties or {})
+
+    def check_discriminator(self, outputs_probability: bool) -> None:
+        """One line unless D can give this loss its scores: a critic loss refuses a D that ends in nn.Sigmoid."""
+        if self.needs_critic and outputs_probability:
+            raise bad_value(
+                "loss",
+                self.name,
+                "a loss of P(real) for a discriminator that ends in nn.Sigmoid (a critic's scores are unbounded: "
+                "leave the sigmoid out of D for this loss)",
+            )
 
     def _outputs(self, logits: torch.Tensor, probability: bool) -> torch.Tensor:
         return torch.sigmoid(logits) if probability and self.on == "outputs" else logits
@@ -172,17 +193,46 @@ def g_loss_least_squares(fake_logits: torch.Tensor) -> torch.Tensor:
     return 0.5 * ((fake_logits - 1) ** 2).mean()
 
 
+def d_loss_wasserstein(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The critic's side of WGAN (Arjovsky et al. 2017): minimise mean(D(G(z))) - mean(D(x)); the critic is
+    kept near 1-Lipschitz by the gradient penalty (WGAN-GP, Gulrajani et al. 2017) or spectral normalisation."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def g_loss_wasserstein(fake_scores: torch.Tensor) -> torch.Tensor:
+    return -fake_scores.mean()
+
+
+class RelativisticLoss(Loss):
+    """The relativistic pairing loss of RpGAN (Jolicoeur-Martineau 2019), R3GAN's (Huang et al. 2024): real
+    sample i is paired with fake i, D minimises mean(softplus(l_fake - l_real)) and G mean(softplus(l_real -
+    l_fake)), on a fresh real batch. R3GAN trains it with R1 and R2 of equal gamma, its default penalties here.
+    """
+
+    handles_stacks = True  # the means are over the last dim: (B,) -> (), (K, B) -> (K,)
+
+    def d_loss(self, batch: DiscriminatorBatch) -> torch.Tensor:
+        return softplus(batch.fake_logits - batch.real_logits).mean(-1)
+
+    def g_loss(self, batch: GeneratorBatch) -> torch.Tensor:
+        return softplus(batch.real_logits - batch.fake_logits).mean(-1)
+
+
 LOSSES: Registry[Loss] = Registry("loss", custom="your own: gankit.train(..., loss=gankit.Loss(...))")
 
 
-def _register(name: str, discriminator, generator) -> None:
-    LOSSES.add(name, Loss(discriminator, generator, name=name, on="logits"))
+def _register(name: str, discriminator, generator, **options) -> None:
+    LOSSES.add(name, Loss(discriminator, generator, name=name, on="logits", **options))
 
 
 _register("nonsaturating", d_loss_logistic, g_loss_nonsaturating)
 _register("minimax", d_loss_logistic, g_loss_minimax)
 _register("hinge", d_loss_hinge, g_loss_hinge)
 _register("least_squares", d_loss_least_squares, g_loss_least_squares)
+# WGAN-GP's lambda 10 (Gulrajani et al. 2017).
+_register("wasserstein", d_loss_wasserstein, g_loss_wasserstein, needs_critic=True, penalties={"gp": 10.0})
+# R1 and R2 of one gamma, as R3GAN; gamma measured on the ring and the grid (README: Losses).
+LOSSES.add("relativistic", RelativisticLoss(name="relativistic", on="logits", penalties={"r1": 1.0, "r2": 1.0}))
 
 
 def config_name(loss: Loss) -> str:

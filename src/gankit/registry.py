@@ -27,6 +27,7 @@ class Registry(Generic[Entry]):
         self._entries: dict[str, Entry] = {}
 
     def add(self, name: str, entry: Entry) -> Entry:
+        """Register `entry` under `name` (once: a second entry of a name is a programming error)."""
         if name in self._entries or name == CUSTOM:
             raise ValueError(f"{self.field} {name!r} is registered twice")
         self._entries[name] = entry
@@ -47,9 +48,11 @@ class Registry(Generic[Entry]):
         return len(self._entries)
 
     def items(self):
+        """(name, entry) pairs, in the order they were added."""
         return self._entries.items()
 
     def names(self) -> tuple[str, ...]:
+        """The registered names, in the order they were added."""
         return tuple(self._entries)
 
     def valid(self, name: str) -> bool:
@@ -57,10 +60,12 @@ class Registry(Generic[Entry]):
         return name in self._entries or (self.custom is not None and name == CUSTOM)
 
     def check(self, name: str) -> None:
+        """GankitError (one line listing what is accepted) unless `name` is valid for the field."""
         if not self.valid(name):
             raise bad_value(self.field, name, self.accepted())
 
     def accepted(self) -> list[str]:
+        """What the field accepts, for error messages and --help."""
         names = list(self._entries)
         if self.custom is not None:
             names.append(f"{CUSTOM} ({self.custom})")

@@ -12,7 +12,9 @@ those shapes, and anything else is refused in one line.
 
 from __future__ import annotations
 
-import time
+import contextlib
+import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +22,28 @@ import numpy as np
 import torch
 from torch import nn
 
+from gankit import distributed
 from gankit.checkpoint import load_checkpoint
 from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
-from gankit.errors import GankitError
+from gankit.errors import GankitError, bad_value
 from gankit.evaluation import evaluate_members, make_evaluator
-from gankit.figures import FIGURE_SEED, N_POINTS, run_figures, save_figures, save_progress_frame
+from gankit.figures import FIGURE_SEED, N_POINTS, lab_figure, run_figures, save_figures, save_progress_frame
+from gankit.live import live_view
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
 from gankit.models.user import build_pair, check_fits, describe, load_models_file
+from gankit.plots import Figure, Figures, figure_to_array
 from gankit.registry import CUSTOM
 from gankit.runfolder import (
     CONFIG_FILE,
     FIGURE_DIR,
     append_metrics,
+    best_checkpoint_path,
+    best_record,
+    check_out_path,
+    check_state,
+    claimed,
     list_checkpoints,
     newest_state,
     prepare_run_dir,
@@ -43,10 +53,21 @@ from gankit.runfolder import (
     set_global_rng_state,
     write_json,
 )
-from gankit.threads import torch_threads, training_threads
+from gankit.tensorboard import TensorBoardLog
+from gankit.threads import ThreadGovernor, torch_threads, training_threads
 from gankit.trainer import Trainer
+from gankit.views import (
+    Snapshot,
+    Sources,
+    data_sampler,
+    save_snapshot,
+    snapshot,
+    trainer_sources,
+    training_points,
+)
 
 Models = str | Path | None
+Live = bool | int | None  # the live view: None = in a notebook only, False = never, N = every N steps
 
 
 class _Networks:
@@ -135,7 +156,14 @@ class _Networks:
 
 
 def default_run_dir(config: TrainConfig) -> Path:
-    return Path("runs") / f"{Path(config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """runs/<dataset>-<n> with the next free number, so that re-running a notebook cell trains into a new folder."""
+    stem = Path(config.dataset).stem
+    numbers = [
+        int(m.group(1))
+        for p in Path("runs").glob(f"{stem}-*")
+        if (m := re.fullmatch(rf"{re.escape(stem)}-(\d+)", p.name))
+    ]
+    return Path("runs") / f"{stem}-{max(numbers, default=0) + 1}"
 
 
 def train(
@@ -149,25 +177,64 @@ def train(
     force: bool = False,
     progress: bool = True,
     figures: bool = True,
+    live: Live = None,
 ) -> Run:
     """Train a GAN as `config` says and return the finished Run.
 
-    `out` is the run folder (default runs/<dataset>-<time>); an existing one is only replaced with
-    `force=True` (use `resume` to continue it). `generator`, `discriminator` (any nn.Modules, see
-    gankit.models.user) and `loss` (a gankit.Loss) replace gankit's own; `models` is a Python file
-    defining make_generator(config) / make_discriminator(config) [/ make_loss(config)], imported and run.
-    Figures are written at the end unless `figures=False`.
+    `out` is the run folder (default runs/<dataset>-<n>, the next free number); an existing one is only replaced with
+    `force=True`, and only when gankit wrote it (use `resume` to continue it). `generator`,
+    `discriminator` (any nn.Modules, see gankit.models.user) and `loss` (a gankit.Loss) replace
+    gankit's own; `models` is a Python file defining make_generator(config) / make_discriminator(config)
+    [/ make_loss(config)], imported and run. Figures are written at the end unless `figures=False`.
+    Everything is checked before the folder is touched, and the folder is locked while training.
+    In a notebook one figure (the lab view and the curves) is redrawn in place while it trains (`live`:
+    None = in a notebook only, at most every LIVE_EVERY steps and 5% of the time; N = every N steps; False = never).
     """
+    run_dir, trainer, networks = _start(config, out, generator, discriminator, loss, models)
+    run_dir = Path(distributed.broadcast(str(run_dir)))  # data-parallel: rank 0's folder for every rank
+    with _writer(run_dir):
+        distributed.on_rank_zero(
+            lambda: prepare_run_dir(run_dir, trainer.config, force=force, networks=networks.description())
+        )
+        return _train_in(run_dir, trainer, None, networks, progress=progress, figures=figures, live=live)
+
+
+def _writer(run_dir: Path):
+    """The folder's writer lock, held by the rank that writes (every rank but 0 of a data-parallel run reads)."""
+    return claimed(run_dir) if distributed.world().writes else contextlib.nullcontext()
+
+
+def _start(
+    config: TrainConfig, out: str | Path | None, generator: Any, discriminator: Any, loss: Any, models: Models
+) -> tuple[Path, Trainer, _Networks]:
+    """The run folder's path, the trainer and the networks of a new run, all checked before any file is touched."""
     if not isinstance(config, TrainConfig):
         raise GankitError(f"config={type(config).__name__} is not valid; accepted: a gankit.TrainConfig")
-    run_dir = Path(out) if out is not None else default_run_dir(config)
+    run_dir = check_out_path(out) if out is not None else default_run_dir(config)
     networks = _Networks(config, generator, discriminator, loss, models)
     config = networks.configure(config)
     dataset = load_dataset(config)  # before touching the folder: bad data leaves nothing behind
     with torch_threads(training_threads(config)):
         trainer = networks.trainer(config, dataset)  # bad networks, too
-    prepare_run_dir(run_dir, config, force=force, networks=networks.description())
-    return _train_in(run_dir, trainer, None, networks, progress=progress, figures=figures)
+    return run_dir, trainer, networks
+
+
+def new_training(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    generator: nn.Module | None = None,
+    discriminator: nn.Module | None = None,
+    loss: Loss | None = None,
+    models: Models = None,
+    force: bool = False,
+) -> Training:
+    """A new run folder and its Training, to be stepped by hand (`gankit.Lab`); each chunk of training and
+    each checkpoint claims the folder while it writes."""
+    run_dir, trainer, networks = _start(config, out, generator, discriminator, loss, models)
+    with claimed(run_dir):
+        prepare_run_dir(run_dir, trainer.config, force=force, networks=networks.description())
+    return Training(run_dir, trainer, None, networks, progress=False, figures=True, live=False, claim=True)
 
 
 def resume(
@@ -180,102 +247,177 @@ def resume(
     models: Models = None,
     progress: bool = True,
     figures: bool = True,
+    live: Live = None,
 ) -> Run:
     """Continue a run from its newest checkpoint, to its configured steps or to `steps`.
 
     The result is bit-identical (on the CPU) to the run that was never interrupted: the
     checkpoint holds the weights, both optimisers, the EMA, the step, the data order and
-    every random state. A run of your own networks or loss needs them again.
+    every random state. A run of your own networks or loss needs them again. The checkpoint
+    must belong to the run (its config, its training data): anything else is refused, and a
+    refused resume changes nothing in the folder.
     """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise GankitError(
             f"cannot resume {str(run_dir)!r}: it holds no {CONFIG_FILE}; accepted: a run folder written by gankit train"
         )
-    saved_config = read_config(run_dir)
-    config = saved_config.replace(steps=steps) if steps is not None and steps != saved_config.steps else saved_config
-    networks = _Networks(config, generator, discriminator, loss, models)
-    networks.check_against(run_dir, config, read_networks(run_dir), needs_loss=True)
-    state = newest_state(run_dir)  # None: no checkpoint yet, start again from step 0
-    if state is not None:
-        fixed = {k: v for k, v in state["config"].items() if k != "steps"}
-        mismatch = [k for k, v in fixed.items() if config.to_dict().get(k) != v]
-        if mismatch:
+    with _writer(run_dir):
+        saved_config = read_config(run_dir)
+        config = (
+            saved_config.replace(steps=steps) if steps is not None and steps != saved_config.steps else saved_config
+        )
+        networks = _Networks(config, generator, discriminator, loss, models)
+        networks.check_against(run_dir, config, read_networks(run_dir), needs_loss=True)
+        state = newest_state(run_dir)  # None: no checkpoint yet, start again from step 0
+        if state is not None:
+            check_state(state, list_checkpoints(run_dir)[-1], config)
+            if config.steps < state["step"]:
+                raise bad_value("steps", config.steps, f"at least {state['step']}, the step the run has reached")
+        dataset = load_dataset(config)
+        if state is not None and state.get("binding", {}).get("data") not in (None, dataset.fingerprint()):
             raise GankitError(
-                f"checkpoint {str(list_checkpoints(run_dir)[-1])!r} was made with "
-                f"{mismatch[0]}={fixed[mismatch[0]]!r} but the run's "
-                f"config has {config.to_dict().get(mismatch[0])!r}; accepted: a checkpoint of this run's config"
+                f"the training data of {str(run_dir)!r} ({config.dataset!r}) changed since the run started; "
+                "accepted: the data it was trained on, or a new run"
             )
-    dataset = load_dataset(config)
-    with torch_threads(training_threads(config)):
-        trainer = networks.trainer(config, dataset)
-    if config is not saved_config:  # only now that the resume can go ahead
-        write_json(run_dir / CONFIG_FILE, config.to_dict())
-    return _train_in(run_dir, trainer, state, networks, progress=progress, figures=figures)
+        with torch_threads(training_threads(config)):
+            trainer = networks.trainer(config, dataset)
+        if config is not saved_config and distributed.world().writes:  # only now that the resume can go ahead
+            write_json(run_dir / CONFIG_FILE, config.to_dict())
+        return _train_in(run_dir, trainer, state, networks, progress=progress, figures=figures, live=live)
 
 
 def _load(trainer: Trainer, state: dict[str, Any], where: str) -> None:
     try:
         trainer.load_state_dict(state)
-    except (RuntimeError, KeyError, ValueError, IndexError) as error:
+    except (RuntimeError, KeyError, ValueError, IndexError, TypeError, AttributeError) as error:
         raise GankitError(
             f"the checkpoint of {where} does not fit the run's models ({str(error).splitlines()[0][:100]}); "
             "accepted: a checkpoint of this run"
         ) from None
 
 
+def binding(trainer: Trainer) -> dict[str, Any]:
+    """What ties a checkpoint to its run beyond its config: the training data's fingerprint."""
+    return {"binding": {"data": trainer.dataset.fingerprint()}}
+
+
 def _train_in(
-    run_dir: Path, trainer: Trainer, state: dict[str, Any] | None, networks: _Networks, *, progress: bool, figures: bool
+    run_dir: Path,
+    trainer: Trainer,
+    state: dict[str, Any] | None,
+    networks: _Networks,
+    *,
+    progress: bool,
+    figures: bool,
+    live: Live,
 ) -> Run:
-    config, dataset = trainer.config, trainer.dataset
-    with torch_threads(training_threads(config)):
-        records: list[dict[str, Any]] = []
-        if state is not None:
-            _load(trainer, state, repr(str(run_dir)))
-            set_global_rng_state(state["global_rng"])
-            append_metrics(run_dir, {"event": "resume", "step": trainer.step})
-            records = read_metrics(run_dir)
-        member = Member(run_dir, make_evaluator(config, dataset), records=records)
-        loop = TrainingLoop(
-            trainer,
-            [member],
-            progress=progress,
-            desc=f"gankit {Path(config.dataset).stem}",
-            frames=_frame_writer(run_dir, dataset) if figures else None,
-            resume_hint=f"gankit train --resume {run_dir}",
-        )
-        loop.run()
-    run = Run(run_dir, generator=networks.generator, discriminator=networks.discriminator)
-    if figures:
-        run.plot()
-    return run
+    training = Training(run_dir, trainer, state, networks, progress=progress, figures=figures, live=live)
+    training.run()
+    return training.finish()
 
 
-def _frame_writer(run_dir: Path, dataset: Dataset):
-    real = None if dataset.is_image else dataset.fresh(N_POINTS, FIGURE_SEED)
+class Training:
+    """A run folder in training: its trainer, its member of the training loop and the loop, for `train`,
+    `resume` and `gankit.Lab` (which also steps the trainer by hand between chunks). `claim`: take the
+    folder's writer lock for each chunk and checkpoint (the Lab's; `train` holds it throughout)."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        trainer: Trainer,
+        state: dict[str, Any] | None,
+        networks: _Networks,
+        *,
+        progress: bool,
+        figures: bool,
+        live: Live,
+        claim: bool = False,
+    ):
+        self.path, self.trainer, self.networks, self.claim = run_dir, trainer, networks, claim
+        writes = distributed.world().writes  # data-parallel: rank 0 writes the folder, logs and figures
+        self.figures = figures and writes
+        config, dataset = trainer.config, trainer.dataset
+        self.threads = ThreadGovernor(config, start_threads=state.get("threads") if state is not None else None)
+        with torch_threads(training_threads(config)):
+            records: list[dict[str, Any]] = []
+            if state is not None:
+                _load(trainer, state, repr(str(run_dir)))
+                set_global_rng_state(state["global_rng"])
+                if writes:
+                    append_metrics(run_dir, {"event": "resume", "step": trainer.step})
+                records = read_metrics(run_dir)
+            self.tensorboard = TensorBoardLog(run_dir) if config.tensorboard and writes else None
+            self.member = Member(
+                run_dir if writes else None,
+                make_evaluator(config, dataset) if writes else None,
+                checkpoint_extra=binding(trainer),
+                records=records,
+                keep_best=True,
+                tensorboard=self.tensorboard,
+            )
+            self.sources = sources = trainer_sources(trainer)  # what every view of this training is drawn from
+            self.live = live_view(sources, self.member.records, live if writes else False)
+            self.loop = TrainingLoop(
+                trainer,
+                [self.member],
+                progress=progress,
+                desc=f"gankit {Path(config.dataset).stem}",
+                frames=_frame_writer(
+                    run_dir, sources, self.member.records, figures=self.figures, tensorboard=self.tensorboard
+                )
+                if writes
+                else None,
+                watch=self.live,
+                watch_every=self.live.every if self.live is not None else 0,
+                resume_hint=f"gankit train --resume {run_dir}",
+                threads=self.threads,
+            )
+
+    def _writing(self):
+        return claimed(self.path) if self.claim else contextlib.nullcontext()
+
+    def run(self, until: int | None = None) -> None:
+        """Train to step `until` (default: the configured end)."""
+        with self._writing(), torch_threads(self.threads.threads):  # the governor's count, restored after
+            self.loop.run(until)
+
+    def checkpoint(self) -> None:
+        with self._writing(), torch_threads(training_threads(self.trainer.config)):
+            self.loop.checkpoint()
+
+    def finish(self) -> Run:
+        """The Run of the folder, its figures written (unless figures=False) and the live view drawn a last time."""
+        if self.live is not None:
+            with torch_threads(training_threads(self.trainer.config)):
+                self.live.draw(self.trainer)
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        distributed.barrier()  # rank 0 has written the last checkpoint
+        run = Run(self.path, generator=self.networks.generator, discriminator=self.networks.discriminator)
+        if self.figures:
+            run.plot()
+        return run
+
+
+def _frame_writer(
+    run_dir: Path, sources: Sources, records: list[dict[str, Any]], *, figures: bool, tensorboard: TensorBoardLog | None
+):
+    """At each evaluation: the lab's views saved (RUN/views/step-N.npz, for the report page) and, with
+    `figures`, drawn as a progress frame; with `tensorboard`, that frame as a TensorBoard image too."""
 
     def write(trainer: Trainer) -> None:
-        save_progress_frame(
-            run_dir / FIGURE_DIR,
-            trainer.step,
-            sample=_sampler(trainer),
-            real=real,
-            dataset=trainer.config.dataset,
-            conditional=bool(trainer.n_classes),
-        )
+        view = snapshot(sources, trainer.step)
+        save_snapshot(run_dir, view)
+        if figures:
+            save_progress_frame(run_dir / FIGURE_DIR, view, records=records, dataset=trainer.config.dataset)
+        if tensorboard is not None:
+            picture = figure_to_array(
+                lab_figure(view, records, title=f"{Path(trainer.config.dataset).stem}, step {trainer.step:,}")
+            )
+            tensorboard.image("samples", picture, trainer.step)
 
     return write
-
-
-def _sampler(trainer: Trainer):
-    """`sample(n, *, seed, labels, z)`: a trainer's samples in data units, as numpy."""
-
-    def sample(n: int, *, seed: int = 0, labels: Any = None, z: Any = None) -> np.ndarray:
-        label_tensor = torch.as_tensor(labels, dtype=torch.int64) if labels is not None else None
-        z_tensor = torch.as_tensor(z, dtype=torch.float32) if z is not None else None
-        return trainer.dataset.to_data_space(trainer.generate(n, seed=seed, labels=label_tensor, z=z_tensor)).numpy()
-
-    return sample
 
 
 # ----- reading a run back -----
@@ -283,6 +425,7 @@ class Run:
     """A trained run folder: its config, metrics and newest checkpoint, and what can be done with them.
 
     For a run of your own networks pass modules of the same shapes: their weights are loaded from the checkpoint.
+    Its own loss (`loss=`, or the models file's) is needed only for the arrows of the lab view.
     """
 
     def __init__(
@@ -293,10 +436,12 @@ class Run:
         generator: nn.Module | None = None,
         discriminator: nn.Module | None = None,
         models: Models = None,
+        loss: Loss | None = None,
     ):
         self.path = Path(path)
         self.config = read_config(self.path)
-        networks = _Networks(self.config, generator, discriminator, None, models)
+        self._given = {"generator": generator, "discriminator": discriminator, "models": models, "loss": loss}
+        networks = _Networks(self.config, generator, discriminator, loss, models)
         networks.check_against(self.path, self.config, read_networks(self.path), needs_loss=False)
         checkpoints = list_checkpoints(self.path)
         if checkpoint is None and not checkpoints:
@@ -304,7 +449,9 @@ class Run:
                 f"run folder {str(self.path)!r} holds no checkpoint yet; "
                 "accepted: a run that trained for at least one checkpoint interval"
             )
-        state = load_checkpoint(checkpoint or checkpoints[-1])
+        path = Path(checkpoint) if checkpoint is not None else checkpoints[-1]
+        state = load_checkpoint(path)
+        check_state(state, path, self.config)
         shape = (1, 28, 28) if self.config.is_image else (state["data_mean"].numel(),)
         self._dataset = Dataset(
             self.config.dataset,
@@ -335,7 +482,7 @@ class Run:
         """n generated samples in data units: toy points (n, dim), or images (n, 1, 28, 28) in [-1, 1].
 
         `z` (n, latent_dim) gives your own latent points instead of seeded draws."""
-        return _sampler(self.trainer)(n, seed=seed, labels=labels, z=z)
+        return data_sampler(self.trainer)(n, seed=seed, labels=labels, z=z)
 
     def d_probability(self, points: np.ndarray) -> np.ndarray:
         """D's P(real) for points given in data units."""
@@ -355,17 +502,55 @@ class Run:
             summary.update(record)
         return summary
 
-    def plot(self, *, save: bool = True) -> dict[str, Any]:
-        """All figures of this run as {name: matplotlib Figure}; saved as PNGs under figures/ too."""
-        real = None if self.config.is_image else load_dataset(self.config).fresh(N_POINTS, FIGURE_SEED)
+    @property
+    def best_step(self) -> int | None:
+        """The step of the best evaluation by the run's own metric (W1 / floor, or FD), None before any."""
+        record = best_record(self.metrics)
+        return record["step"] if record is not None else None
+
+    def best(self) -> Run:
+        """This run at its best evaluation (its checkpoint is kept apart from the rotation of the others)."""
+        path = best_checkpoint_path(self.path)
+        if not path.is_file():
+            raise GankitError(
+                f"run folder {str(self.path)!r} holds no best checkpoint ({path.name}); accepted: a run trained "
+                "with this gankit, evaluated at least once"
+            )
+        given = dict(self._given)
+        if given["generator"] is not None:  # the best run gets its own copies of your modules to load weights into
+            given["generator"], given["discriminator"] = copy.deepcopy(self.trainer.G), copy.deepcopy(self.trainer.D)
+        return Run(self.path, checkpoint=path, **given)
+
+    def view(self) -> Snapshot:
+        """The lab's views of the run now (see gankit.views): arrays for lab_view, or the sample grid for images."""
+        real = None if self.config.is_image else training_points(load_dataset(self.config))
+        return snapshot(trainer_sources(self.trainer, real), self.step)
+
+    def lab_view(self) -> Figure:
+        """GAN Lab's view (D's heatmap, G's manifold, the push of G's loss, the points) with the curves."""
+        return lab_figure(
+            self.view(), self.metrics, title=f"{Path(self.config.dataset).stem}: GAN Lab view, step {self.step:,}"
+        )
+
+    def plot(self, *, save: bool = True, best: bool = False) -> Figures:
+        """All figures of this run as {name: Figure}, shown inline in a notebook; saved as PNGs under figures/
+        too. `best=True`: the figures of its best evaluation (`best()`), under figures/best/."""
+        if best:
+            run = self.best()
+            figures = run.plot(save=False)
+            if save:
+                save_figures(figures, self.path / FIGURE_DIR / "best")
+            return figures
+        dataset = None if self.config.is_image else load_dataset(self.config)
         figures = run_figures(
             dataset=self.config.dataset,
             step=self.step,
-            records=self.metrics,
+            records=[r for r in self.metrics if r.get("step", 0) <= self.step],
             sample=self.sample,
             d_probability=self.d_probability,
-            real=real,
+            real=None if dataset is None else dataset.fresh(N_POINTS, FIGURE_SEED),
             conditional=self.config.conditional,
+            n_train=None if dataset is None else len(dataset.train),
         )
         if save:
             save_figures(figures, self.path / FIGURE_DIR)

@@ -4,6 +4,8 @@ out/config.json                 the TrainConfig, every field concrete
 out/networks.json               only for your own networks or loss: their class, parameter count, fingerprint
 out/metrics.jsonl               append-only, one JSON object a line (training stats and evaluations)
 out/checkpoints/step-N.safetensors
+out/best.safetensors            the checkpoint of the best evaluation by BEST_METRICS, kept apart from the rotation
+out/views/step-N.npz            the lab's views at each evaluation (gankit.views), for the report page
 out/figures/*.png
 """
 
@@ -11,6 +13,10 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +25,36 @@ import torch
 
 from gankit.checkpoint import load_checkpoint, save_checkpoint
 from gankit.config import TrainConfig
-from gankit.errors import GankitError
-from gankit.files import atomic_write
+from gankit.errors import GankitError, bad_value
+from gankit.files import LOCK_FILE, FolderLock, atomic_write
 
 CONFIG_FILE, NETWORKS_FILE, METRICS_FILE = "config.json", "networks.json", "metrics.jsonl"
-CHECKPOINT_DIR, FIGURE_DIR = "checkpoints", "figures"
+CHECKPOINT_DIR, FIGURE_DIR, VIEW_DIR = "checkpoints", "figures", "views"
+BEST_CHECKPOINT = "best.safetensors"
+# A run's own measure of quality, lower is better: the first of these that its evaluations log.
+BEST_METRICS = ("w1_ratio", "fd")
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
+    """Where the checkpoint of `step` lives in a run folder."""
     return Path(run_dir) / CHECKPOINT_DIR / f"step-{step:08d}.safetensors"
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
+    """A run folder's step checkpoints, oldest first."""
     return sorted((Path(run_dir) / CHECKPOINT_DIR).glob("step-*.safetensors"))
+
+
+def best_checkpoint_path(run_dir: Path) -> Path:
+    return Path(run_dir) / BEST_CHECKPOINT
+
+
+def best_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The evaluation record with the lowest value of the run's own metric (the first of BEST_METRICS
+    logged; the earliest of equal ones), or None before any evaluation."""
+    metric = next((m for m in BEST_METRICS if any(m in r for r in records)), None)
+    scored = [r for r in records if isinstance(r.get(metric), (int, float)) and r[metric] == r[metric]]
+    return min(scored, key=lambda r: r[metric]) if scored else None
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -39,35 +62,72 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     wrote past N are superseded by the resumed run's and dropped here (the file keeps them)."""
     records: list[dict[str, Any]] = []
     path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
+    if not path.is_file():
         return records
-    for line in path.read_text().splitlines():
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as error:
+        raise GankitError(
+            f"metrics log {str(path)!r} could not be read ({error.strerror}); accepted: a readable file"
+        ) from None
+    parsed = []
+    for number, line in enumerate(lines, start=1):
         try:
             record = json.loads(line)
         except ValueError:
-            continue  # a line cut short by a kill
+            record = None
+        parsed.append((number, line, record if _is_record(record) else None))
+    skipped = []
+    for index, (number, line, record) in enumerate(parsed):
+        if record is None:
+            following = next((r for _, _, r in parsed[index + 1 :] if r is not None), None)
+            cut_by_a_kill = following is None or following.get("event") == "resume"
+            if line.strip() and not cut_by_a_kill:
+                skipped.append(number)
+            continue
         if record.get("event") == "resume":
             records = [r for r in records if r.get("step", 0) <= record["step"]]
         else:
             records.append(record)
+    if skipped:
+        shown = ", ".join(map(str, skipped[:5])) + (" ..." if len(skipped) > 5 else "")
+        warnings.warn(
+            f"{path}: skipped {len(skipped)} line(s) that are not metrics records (line {shown})", stacklevel=2
+        )
     return records
 
 
+def _is_record(record: Any) -> bool:
+    """A metrics record: a JSON object with a whole, non-negative step."""
+    if not isinstance(record, dict):
+        return False
+    step = record.get("step")
+    return isinstance(step, int) and not isinstance(step, bool) and step >= 0
+
+
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    """Append one record as a JSON line to the run's metrics log (which is never rewritten)."""
     try:
-        with (Path(run_dir) / METRICS_FILE).open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        with (Path(run_dir) / METRICS_FILE).open("ab+") as handle:
+            handle.seek(0, 2)
+            if handle.tell():  # a line a kill cut short must not swallow the next record
+                handle.seek(-1, 2)
+                if handle.read(1) != b"\n":
+                    handle.write(b"\n")
+            handle.write((json.dumps(record) + "\n").encode())
     except OSError as error:
         raise GankitError(
-            f"metrics log in {str(run_dir)!r} could not be written ({error.strerror}); earlier checkpoints are intact"
+            f"metrics log in {str(run_dir)!r} could not be written ({error.strerror}); {_what_is_kept(run_dir)}"
         ) from None
 
 
 def write_json(path: Path, value: Any) -> None:
+    """Write `value` as indented JSON, atomically."""
     atomic_write(path, (json.dumps(value, indent=2) + "\n").encode())
 
 
 def read_config(run_dir: Path) -> TrainConfig:
+    """The TrainConfig a run folder was trained with (GankitError when it holds none)."""
     if not (Path(run_dir) / CONFIG_FILE).is_file():
         raise GankitError(
             f"run folder {str(run_dir)!r} holds no {CONFIG_FILE}; accepted: a folder written by gankit train"
@@ -86,19 +146,74 @@ def read_networks(run_dir: Path) -> dict[str, Any] | None:
         raise GankitError(f"{str(path)!r} could not be read ({error}); accepted: the file gankit train wrote") from None
 
 
+def contents(folder: Path) -> list[Path]:
+    """What a folder holds, its lock file left out."""
+    return [path for path in Path(folder).iterdir() if path.name != LOCK_FILE] if Path(folder).is_dir() else []
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` is one that gankit train wrote: its config.json is a TrainConfig."""
+    try:
+        read_config(folder)
+    except GankitError:
+        return False
+    return True
+
+
+@contextmanager
+def claimed(folder: Path, *, what: str = "run folder") -> Iterator[None]:
+    """Create `folder` if needed and hold its writer lock for the block (a second writer is refused in one
+    line naming the holder's PID). If the block fails (a refusal, Ctrl-C) before anything was trained into a
+    folder this call created, the folder is removed again: a refused command leaves nothing behind."""
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GankitError(
+            f"{what} {str(folder)!r} is not writable ({error.strerror}); accepted: a folder you can write to"
+        ) from None
+    try:
+        with FolderLock(folder, what=what):
+            yield
+    except BaseException:
+        if created and not any(folder.rglob("*.safetensors")) and not read_metrics(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def check_out_path(out: str | Path, what: str = "--out") -> Path:
+    """A folder path to write a run or sweep into: GankitError for '' (the current folder) or an existing file."""
+    if str(out).strip() == "":
+        raise bad_value(what, str(out), "a folder path (an empty one would mean the current folder)")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise bad_value(what, str(out), "a folder, not an existing file")
+    return path
+
+
 def prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool, networks: dict[str, Any] | None = None) -> None:
-    """Make `run_dir` a fresh run folder holding `config` (and `networks`); an existing run needs `force`."""
-    if run_dir.exists() and any(run_dir.iterdir()):
+    """Make `run_dir` a fresh run folder holding `config` (and `networks`); the caller holds its lock.
+
+    A folder with anything in it is replaced only with `force`, and only when it is a gankit run folder;
+    then only the files gankit wrote are removed (a file of your own in it stays)."""
+    if contents(run_dir):
         if not force:
             raise GankitError(
                 f"run folder {str(run_dir)!r} already exists; "
-                "accepted: a new folder, --resume to continue it, or --force to replace it"
+                "accepted: a new folder, --resume to continue it, or --force to replace it "
+                "(in Python: out=None for the next numbered folder, gankit.resume(path), or force=True)"
             )
-        progress_frames = sorted(
-            (run_dir / FIGURE_DIR / "progress").glob("step-*.png")
-        )  # else the old run's frames join the GIF
+        if not is_run_folder(run_dir):
+            raise GankitError(
+                f"--force will not clear {str(run_dir)!r}: it is not empty and not a gankit run folder (no readable "
+                f"{CONFIG_FILE}); accepted: a new or empty folder, or a folder written by gankit train"
+            )
+        # the old run's progress frames would join the new animation
+        progress_frames = sorted((run_dir / FIGURE_DIR / "progress").glob("step-*.png"))
         for path in [
             *list_checkpoints(run_dir),
+            best_checkpoint_path(run_dir),
+            *sorted((run_dir / VIEW_DIR).glob("step-*.npz")),
             run_dir / METRICS_FILE,
             run_dir / CONFIG_FILE,
             run_dir / NETWORKS_FILE,
@@ -116,15 +231,59 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool, networks
         ) from None
 
 
-def write_checkpoint(run_dir: Path, step: int, state: dict[str, Any]) -> Path:
-    path = checkpoint_path(run_dir, step)
+def write_checkpoint(run_dir: Path, step: int, state: dict[str, Any], *, path: Path | None = None) -> Path:
+    """The checkpoint of `step` (or another `path`, e.g. the best one), written atomically."""
+    path = path or checkpoint_path(run_dir, step)
+    kept = _what_is_kept(run_dir)
     try:
         save_checkpoint(path, state)
     except OSError as error:
-        raise GankitError(
-            f"checkpoint {str(path)!r} could not be written ({error.strerror}); earlier checkpoints are intact"
-        ) from None
+        raise GankitError(f"checkpoint {str(path)!r} could not be written ({error.strerror}); {kept}") from None
     return path
+
+
+def _what_is_kept(run_dir: Path) -> str:
+    """What a failed write leaves, said truthfully."""
+    kept = list_checkpoints(run_dir)
+    if not kept:
+        return "no checkpoint had been written yet"
+    return f"the earlier checkpoints are intact (newest: {kept[-1].name})"
+
+
+# What every checkpoint holds, and of which type: anything else is a forged or foreign file.
+CHECKPOINT_ENTRIES = {
+    "config": dict, "step": int, "G": dict, "D": dict, "opt_g": dict, "opt_d": dict, "rng": torch.Tensor,
+    "order": torch.Tensor, "cursor": int, "data_mean": torch.Tensor, "data_std": torch.Tensor, "global_rng": dict,
+}  # fmt: skip
+
+
+def check_state(state: dict[str, Any], path: Path, config: TrainConfig) -> None:
+    """GankitError (one line) unless `state` is a complete checkpoint of a run trained with `config`
+    (all fields but `steps` equal) whose weights are finite."""
+    where = f"checkpoint {str(path)!r}"
+    for name, kind in CHECKPOINT_ENTRIES.items():
+        value = state.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            found = "missing" if name not in state else f"a {type(value).__name__}"
+            raise GankitError(f"{where} has {found} for {name!r}; accepted: a checkpoint written by gankit train")
+    ours = config.to_dict()
+    theirs = {k: v for k, v in state["config"].items() if k != "steps"}
+    mismatch = [k for k in sorted(set(ours) | set(theirs)) if k != "steps" and ours.get(k) != theirs.get(k)]
+    if mismatch:
+        name = mismatch[0]
+        raise GankitError(
+            f"{where} was made with {name}={theirs.get(name)!r} but the run's config has {ours.get(name)!r}; "
+            "accepted: a checkpoint of this run"
+        )
+    for net in ("G", "D", "G_ema"):
+        weights = state.get(net) or {}
+        bad = next(
+            (k for k, v in weights.items() if not isinstance(v, torch.Tensor) or not torch.isfinite(v).all()), None
+        )
+        if bad is not None:
+            raise GankitError(
+                f"{where} holds NaN or infinite weights ({net}.{bad}); accepted: a checkpoint of a healthy run"
+            )
 
 
 def rotate_checkpoints(run_dir: Path, keep: int) -> None:
@@ -143,6 +302,7 @@ def newest_state(run_dir: Path) -> dict[str, Any] | None:
 
 # ----- the global random states, saved in every checkpoint -----
 def global_rng_state() -> dict[str, Any]:
+    """torch's, numpy's and Python's global random states, as a checkpoint stores them."""
     # Training draws only from the trainer's own generator; the global states are saved too so
     # that code a user hooks into the loop also continues exactly.
     kind, keys, position, has_gauss, cached = np.random.get_state()
@@ -155,6 +315,7 @@ def global_rng_state() -> dict[str, Any]:
 
 
 def set_global_rng_state(state: dict[str, Any]) -> None:
+    """Restore the global random states of `global_rng_state()`."""
     torch.set_rng_state(state["torch"])
     kind, keys, position, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))

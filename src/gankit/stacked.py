@@ -21,6 +21,14 @@ and resumed from them exactly.
 A network can be stacked when it is an `nn.Sequential` (gankit's MLPs hold one) of `nn.Linear` layers
 and element-wise activations; a D that ends in `nn.Sigmoid` is stacked without it (its logit, as
 the Trainer does). `stack_refusal` says in one line why a member cannot join a stack.
+
+Spectral normalisation of D's layers (`d_norm="spectral"`, or the user's own torch spectral_norm on a
+Linear layer of D) is stacked too: the members' singular vectors u (K, out) and v (K, in) are kept per
+layer, and every pass of the stacked D runs the one power iteration that torch's spectral_norm runs in
+each forward pass of a D in training mode (`gankit.models.normalization.stacked_spectral_weight`); the
+stack calls D as often, and in the same order, as the Trainer does. A member's state holds them under
+torch's names (`...parametrizations.weight.original`, `..._u`, `..._v`), as a Trainer's checkpoint does.
+Penalties on D's gradients (`gankit.penalties`) take each member's own weights.
 """
 
 from __future__ import annotations
@@ -32,18 +40,27 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError
 from gankit.losses import DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.models import MLPDiscriminator, MLPGenerator, build_models
+from gankit.models.normalization import (
+    is_spectral,
+    normalise_discriminator,
+    singular_vectors,
+    stacked_spectral_weight,
+    trained_weight,
+)
 from gankit.models.user import ends_in_sigmoid
+from gankit.penalties import GradientPenalties
 from gankit.step import STAT_NAMES, BatchWalker, adam_update, ema_decay, seeded, update_average
 from gankit.trainer import resolve_device, resolve_loss
 
 # Fields that may differ between the members of one stack: they change values, never shapes.
-PER_MEMBER_FIELDS = ("seed", "lr_g", "lr_d", "beta1", "beta2", "ema", "noise")
+PER_MEMBER_FIELDS = ("seed", "lr_g", "lr_d", "beta1", "beta2", "ema", "noise", "gp_lambda", "r1_gamma", "r2_gamma")
 # Layers that act on each number alone, so that they apply to stacked (K, B, width) activations as they are.
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Identity)
 
@@ -104,9 +121,21 @@ def _layers(module: nn.Module, role: str) -> list[nn.Module]:
                 f"the {role} holds a {type(layer).__name__} layer, which a stack cannot compute (it has weights, or "
                 f"statistics over the batch); stacks take Linear layers and element-wise activations"
             )
+        if parametrize.is_parametrized(layer) and not _stackable_parametrization(layer, role):
+            raise GankitError(
+                f"the {role} holds a Linear layer with a parametrization a stack cannot compute; stacks take "
+                "spectral normalisation of the discriminator's weights only"
+            )
     if not any(isinstance(layer, nn.Linear) for layer in layers):
         raise GankitError(f"the {role} has no Linear layer, so it cannot be stacked")
     return layers
+
+
+def _stackable_parametrization(layer: nn.Module, role: str) -> bool:
+    """Whether a parametrized layer is what a stack computes: torch's spectral_norm alone, on a weight of D."""
+    parametrized = layer.parametrizations
+    only_the_weight = list(parametrized) == ["weight"] and len(parametrized.weight) == 1
+    return role == "discriminator" and only_the_weight and is_spectral(layer)
 
 
 def stack_refusal(
@@ -184,8 +213,14 @@ def _to_stack(value: torch.Tensor, index: int) -> torch.Tensor:
     return value.t() if index % 2 == 0 else value[None]
 
 
+def _tensors(module: nn.Module) -> list[torch.Tensor]:
+    """A module's trained tensors in a stack's order: [W0, b0, W1, b1, ...] of its Linear layers."""
+    return [tensor for linear in _linears(module) for tensor in (trained_weight(linear), linear.bias)]
+
+
 class _StackedNet:
-    """The layers of one network kind (G or D) for K members: stacked Linear weights, shared activations."""
+    """The layers of one network kind (G or D) for K members: stacked Linear weights, shared activations,
+    and the singular vectors of the layers that have spectral normalisation."""
 
     def __init__(self, modules: Sequence[nn.Module], role: str, device: torch.device):
         # A Linear layer is marked by how its product is computed (see _linear), else the layer is an activation.
@@ -196,42 +231,69 @@ class _StackedNet:
         shapes = {tuple(p.shape for p in module.parameters()) for module in modules}
         if len(shapes) != 1:
             raise GankitError(f"the members' {role}s differ in shape; accepted: networks of one shape in a stack")
-        params: list[torch.Tensor] = []
-        linears = [_linears(module) for module in modules]
-        for index in range(len(linears[0])):
-            # (K, in, out) so that x @ W needs no transpose; biases (K, 1, out) broadcast over the batch.
-            params.append(torch.stack([member[index].weight.detach().t() for member in linears]))
-            params.append(torch.stack([member[index].bias.detach()[None] for member in linears]))
+        # (K, in, out) so that x @ W needs no transpose; biases (K, 1, out) broadcast over the batch.
+        members = [_tensors(module) for module in modules]
+        params = [torch.stack([_to_stack(m[i].detach(), i) for m in members]) for i in range(len(members[0]))]
         self.params = [p.contiguous().to(device).requires_grad_(True) for p in params]
+        # Where each parameter of a member's module is in `params` (a parametrized layer lists its bias first).
+        position = {id(tensor): index for index, tensor in enumerate(members[0])}
+        self.order = [position[id(p)] for p in modules[0].parameters()]
+        # Per Linear layer: the members' singular vectors (u (K, out), v (K, in)) under spectral norm, else None.
+        linears = [_linears(module) for module in modules]
+        self.vectors = [
+            tuple(
+                torch.stack([getattr(singular_vectors(member[index]), name) for member in linears]).to(device)
+                for name in ("_u", "_v")
+            )
+            if is_spectral(layer)
+            else None
+            for index, layer in enumerate(linears[0])
+        ]
 
     def __call__(self, params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """The members' outputs (K, B, out); each pass runs one power iteration of every spectral norm, as a
+        torch module's forward in training mode does."""
         index = 0
         for layer in self.layers:
             if isinstance(layer, str):
-                x = _linear(layer, x, params[index], params[index + 1])
+                weight, vectors = params[index], self.vectors[index // 2]
+                if vectors is not None:
+                    weight = stacked_spectral_weight(weight, *vectors)
+                x = _linear(layer, x, weight, params[index + 1])
                 index += 2
             else:
                 x = layer(x)
         return x
 
-    @staticmethod
-    def load_member(module: nn.Module, params: Sequence[torch.Tensor], k: int) -> None:
-        """Copy member k's slice of stacked `params` into an ordinary module of the same shape."""
-        with torch.no_grad():
-            for index, linear in enumerate(_linears(module)):
-                linear.weight.copy_(_to_module(params[2 * index], 2 * index, k))
-                linear.bias.copy_(_to_module(params[2 * index + 1], 2 * index + 1, k))
+    def _member_vectors(self, module: nn.Module) -> list[tuple[tuple[torch.Tensor, torch.Tensor], Any]]:
+        """[(the stacked vectors (u, v), the module layer's spectral_norm)] of the spectrally normalised layers."""
+        return [
+            (vectors, singular_vectors(linear))
+            for vectors, linear in zip(self.vectors, _linears(module))
+            if vectors is not None
+        ]
 
-    @staticmethod
-    def store_member(
-        module_state: dict[str, torch.Tensor], module: nn.Module, params: Sequence[torch.Tensor], k: int
-    ) -> None:
-        """Put the weights of a module's state dict into member k's slices of stacked `params`."""
-        names = {id(p): name for name, p in module.named_parameters()}
+    def load_member(self, module: nn.Module, params: Sequence[torch.Tensor], k: int) -> None:
+        """Copy member k's slice of stacked `params` (and its singular vectors) into an ordinary module of the
+        same shape."""
         with torch.no_grad():
-            for index, linear in enumerate(_linears(module)):
-                for offset, tensor in enumerate((linear.weight, linear.bias)):
-                    params[2 * index + offset][k].copy_(_to_stack(module_state[names[id(tensor)]], 2 * index + offset))
+            for index, tensor in enumerate(_tensors(module)):
+                tensor.copy_(_to_module(params[index], index, k))
+            for (u, v), norm in self._member_vectors(module):
+                norm._u.copy_(u[k])
+                norm._v.copy_(v[k])
+
+    def store_member(
+        self, module_state: dict[str, torch.Tensor], module: nn.Module, params: Sequence[torch.Tensor], k: int
+    ) -> None:
+        """Put the weights (and singular vectors) of a module's state dict into member k's slices."""
+        names = {id(tensor): name for name, tensor in module.state_dict(keep_vars=True).items()}
+        with torch.no_grad():
+            for index, tensor in enumerate(_tensors(module)):
+                params[index][k].copy_(_to_stack(module_state[names[id(tensor)]], index))
+            for (u, v), norm in self._member_vectors(module):
+                u[k].copy_(module_state[names[id(norm._u)]])
+                v[k].copy_(module_state[names[id(norm._v)]])
 
 
 def _groups(values: Sequence[Any]) -> list[tuple[Any, list[int]]]:
@@ -253,10 +315,14 @@ def _views(tensors: Sequence[torch.Tensor], members: list[int], total: int) -> l
 
 
 class _StackedAdam:
-    """K Adams over stacked tensors: `adam_update` once per distinct (lr, beta1, beta2)."""
+    """K Adams over stacked tensors: `adam_update` once per distinct (lr, beta1, beta2). `order[i]` is the
+    stacked tensor of a member module's parameter i, the index of its state in the module's own Adam."""
 
-    def __init__(self, params: list[torch.Tensor], settings: Sequence[tuple[float, float, float]]):
+    def __init__(
+        self, params: list[torch.Tensor], settings: Sequence[tuple[float, float, float]], order: Sequence[int]
+    ):
         self.params = [p.detach() for p in params]  # aliases: the kernel updates the leaves in place
+        self.order = list(order)
         self.exp_avgs = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
         self.settings = list(settings)
@@ -284,23 +350,23 @@ class _StackedAdam:
             return copy.deepcopy(template)
         state = copy.deepcopy(template)
         state["state"] = {
-            index: {
+            position: {
                 "step": self.step_count.clone(),
                 "exp_avg": _to_module(self.exp_avgs[index], index, k),
                 "exp_avg_sq": _to_module(self.exp_avg_sqs[index], index, k),
             }
-            for index in range(len(self.params))
+            for position, index in enumerate(self.order)
         }
         return state
 
     @torch.no_grad()
     def load_member_state(self, state: dict[str, Any], k: int) -> None:
         moments = state["state"]
-        for index in range(len(self.params)):
-            if index in moments:
-                self.exp_avgs[index][k].copy_(_to_stack(moments[index]["exp_avg"], index))
-                self.exp_avg_sqs[index][k].copy_(_to_stack(moments[index]["exp_avg_sq"], index))
-                self.step_count.fill_(float(moments[index]["step"]))
+        for position, index in enumerate(self.order):
+            if position in moments:
+                self.exp_avgs[index][k].copy_(_to_stack(moments[position]["exp_avg"], index))
+                self.exp_avg_sqs[index][k].copy_(_to_stack(moments[position]["exp_avg_sq"], index))
+                self.step_count.fill_(float(moments[position]["step"]))
             else:  # not stepped yet
                 self.exp_avgs[index][k].zero_()
                 self.exp_avg_sqs[index][k].zero_()
@@ -353,24 +419,26 @@ class StackedTrainer:
         self.shape = self.datasets[0].shape
         if networks is None:  # the members' own initial weights: the Trainer's recipe, one seed at a time
             networks = [seeded(c.seed, lambda c=c: build_models(c, self.shape, 0)) for c in self.configs]
-        self.networks = [tuple(pair) for pair in networks]
-        if len(self.networks) != self.K:
-            raise GankitError(
-                f"{len(self.networks)} network pairs for {self.K} configs; accepted: one (G, D) per config"
-            )
+        if len(networks) != self.K:
+            raise GankitError(f"{len(networks)} network pairs for {self.K} configs; accepted: one (G, D) per config")
+        # D's normalisation as the Trainer applies it, under each member's seed
+        self.networks = [(g, normalise_discriminator(d, c.d_norm, seed=c.seed)) for (g, d), c in zip(networks, configs)]
         self.loss = resolve_loss(config, loss)
         self.outputs_probability = ends_in_sigmoid(self.networks[0][1])
+        self.loss.check_discriminator(self.outputs_probability)
+        self.penalties = GradientPenalties(self.configs, stacked=True, device=self.device)
         self.G = _StackedNet([g for g, _ in self.networks], "generator", self.device)
         self.D = _StackedNet([d for _, d in self.networks], "discriminator", self.device)
         self.g_params, self.d_params = self.G.params, self.D.params
         self.g_ema = [p.detach().clone() for p in self.g_params]
-        self.opt_g = _StackedAdam(self.g_params, [(c.lr_g, c.beta1, c.beta2) for c in self.configs])
-        self.opt_d = _StackedAdam(self.d_params, [(c.lr_d, c.beta1, c.beta2) for c in self.configs])
+        self.opt_g = _StackedAdam(self.g_params, [(c.lr_g, c.beta1, c.beta2) for c in self.configs], self.G.order)
+        self.opt_d = _StackedAdam(self.d_params, [(c.lr_d, c.beta1, c.beta2) for c in self.configs], self.D.order)
         self._ema_groups = [
             (ema, _views(self.g_ema, members, self.K), _views([p.detach() for p in self.g_params], members, self.K))
             for ema, members in _groups([c.ema for c in self.configs])
         ]
-        self.rngs = [torch.Generator().manual_seed(c.seed) for c in self.configs]
+        # on the device, as the Trainer's: a CUDA stack draws its noise and batches there, without copies
+        self.rngs = [torch.Generator(device=self.device).manual_seed(c.seed) for c in self.configs]
         self.data = torch.stack([d.train for d in self.datasets]).to(self.device)  # (K, N, dim)
         self._offsets = torch.arange(self.K, device=self.device)[:, None] * self.data.shape[1]
         self.step = 0
@@ -380,13 +448,22 @@ class StackedTrainer:
     # ----- randomness: each member draws from its own generator, in the Trainer's order -----
     def _real_batch(self) -> torch.Tensor:
         size, dim = self.config.batch_size, self.data.shape[2]
-        rows = (self.walker.next().to(self.device) + self._offsets).view(-1)  # member k's row i is row k * n + i
+        rows = (self.walker.next() + self._offsets).view(-1)  # member k's row i is row k * n + i
         return self.data.view(-1, dim).index_select(0, rows).view(self.K, size, dim)
 
     def _noise(self, size: int) -> torch.Tensor:
-        return torch.stack([torch.randn(size, self.config.latent_dim, generator=rng) for rng in self.rngs]).to(
-            self.device
-        )
+        dim, device = self.config.latent_dim, self.device
+        return torch.stack([torch.randn(size, dim, generator=rng, device=device) for rng in self.rngs])
+
+    def _uniform(self) -> torch.Tensor:
+        """(K, batch) U[0, 1) weights, each member's from its own generator, as `Trainer._uniform` draws them;
+        a member whose penalties use none draws none (zeros), as its own Trainer does."""
+        size, device = self.config.batch_size, self.device
+        draws = [
+            torch.rand(size, generator=rng, device=device) if draw else torch.zeros(size, device=device)
+            for rng, draw in zip(self.rngs, self.penalties.draws_uniform)
+        ]
+        return torch.stack(draws)
 
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """D's logits (K, B) of stacked samples x (K, B, dim)."""
@@ -414,8 +491,11 @@ class StackedTrainer:
                 self.step,
                 stacked=True,
                 outputs_probability=self.outputs_probability,
+                draw_uniform=self._uniform,
             )
             loss_d = self.loss.d_loss(batch)
+            if self.penalties:
+                loss_d = loss_d + self.penalties(batch)
             self.opt_d.step(torch.autograd.grad(loss_d.sum(), self.d_params))
 
         fake = self.G(self.g_params, self._noise(size))
@@ -496,14 +576,14 @@ class StackedTrainer:
     def member_state(self, k: int) -> dict[str, Any]:
         """Member k's whole state, in the format of `Trainer.state_dict()` (a run checkpoint)."""
         G, D = self.networks[k]
-        _StackedNet.load_member(G, self.g_params, k)
-        _StackedNet.load_member(D, self.d_params, k)
+        self.G.load_member(G, self.g_params, k)
+        self.D.load_member(D, self.d_params, k)
         g_state = {name: t.clone() for name, t in G.state_dict().items()}
         ema_state = None
         if self.configs[k].ema:
-            _StackedNet.load_member(G, self.g_ema, k)
+            self.G.load_member(G, self.g_ema, k)
             ema_state = {name: t.clone() for name, t in G.state_dict().items()}
-            _StackedNet.load_member(G, self.g_params, k)
+            self.G.load_member(G, self.g_params, k)
         opt_g, opt_d = self._templates(k)
         dataset = self.datasets[k]
         return {
@@ -525,11 +605,11 @@ class StackedTrainer:
         if self.step and state["step"] != self.step:
             raise GankitError(f"member {k}'s checkpoint is at step {state['step']}, the stack's at {self.step}")
         G, D = self.networks[k]
-        _StackedNet.store_member(state["G"], G, self.g_params, k)
-        _StackedNet.store_member(state["D"], D, self.d_params, k)
-        _StackedNet.store_member(state["G_ema"] if state["G_ema"] is not None else state["G"], G, self.g_ema, k)
+        self.G.store_member(state["G"], G, self.g_params, k)
+        self.D.store_member(state["D"], D, self.d_params, k)
+        self.G.store_member(state["G_ema"] if state["G_ema"] is not None else state["G"], G, self.g_ema, k)
         self.opt_g.load_member_state(state["opt_g"], k)
         self.opt_d.load_member_state(state["opt_d"], k)
         self.rngs[k].set_state(state["rng"])
-        self.walker.order[k] = state["order"]
+        self.walker.order[k] = state["order"].to(self.device)
         self.walker.cursor, self.step = state["cursor"], state["step"]

@@ -41,12 +41,13 @@ class BatchWalker:
         self.cursor = 0
 
     def _permutations(self) -> torch.Tensor:
-        return torch.stack([torch.randperm(self.n, generator=rng) for rng in self.rngs])
+        return torch.stack([torch.randperm(self.n, generator=rng, device=rng.device) for rng in self.rngs])
 
     def next(self) -> torch.Tensor:
+        """The next batch of indices, (K, batch_size)."""
         size = self.batch_size
         if size > self.n:
-            return torch.stack([torch.randint(self.n, (size,), generator=rng) for rng in self.rngs])
+            return torch.stack([torch.randint(self.n, (size,), generator=rng, device=rng.device) for rng in self.rngs])
         if self.cursor + size > self.n:
             self.order = self._permutations()
             self.cursor = 0

@@ -33,6 +33,7 @@ The 95% interval of a mean over n seeds is Student's t-interval by default
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import itertools
@@ -47,9 +48,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 import gankit.plots as plots
+from gankit import distributed
 from gankit.checkpoint import load_checkpoint
 from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
@@ -58,20 +61,27 @@ from gankit.evaluation import make_evaluator
 from gankit.files import atomic_write
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
+from gankit.models import build_models
 from gankit.models.user import build_pair, describe, load_models_file
 from gankit.registry import CUSTOM
 from gankit.run import Run
 from gankit.runfolder import (
     CONFIG_FILE,
     append_metrics,
+    check_out_path,
+    check_state,
     checkpoint_path,
+    claimed,
+    contents,
     list_checkpoints,
     prepare_run_dir,
     read_metrics,
     set_global_rng_state,
 )
 from gankit.stacked import StackedTrainer, keep_freed_memory, stack_key, stack_refusal
-from gankit.threads import torch_threads, training_threads
+from gankit.step import seeded
+from gankit.tensorboard import TensorBoardLog
+from gankit.threads import ThreadGovernor, torch_threads, training_threads
 from gankit.trainer import Trainer
 
 SWEEP_FILE, GANS_FILE, TABLE_FILE, MARKDOWN_FILE, SAMPLES_FILE = (
@@ -87,9 +97,10 @@ BOOTSTRAP_RESAMPLES = 10_000
 DEFAULT_SEEDS = 8
 SAMPLE_SEED, N_SAMPLES = 7, 1000  # as a run's own figures draw them
 # Metrics that are not summarised per setting: the floor is a property of the data, the ratio repeats w1.
-NOT_SUMMARISED = ("w1_floor", "w1_ratio")
+# The standard errors are of one GAN's evaluation; a setting's interval is over its seeds.
+NOT_SUMMARISED = ("w1_floor", "w1_ratio", "w1_se", "w1_floor_se", "w1_ratio_se")
 
-__all__ = ["INTERVALS", "SweepResult", "expand", "mean_interval", "resume_sweep", "sweep"]
+__all__ = ["INTERVALS", "Estimate", "SweepResult", "estimate", "expand", "mean_interval", "resume_sweep", "sweep"]
 
 
 # ----- the plan: lists -> runs -----
@@ -124,8 +135,10 @@ def expand(
         if seeds <= 0:
             raise bad_value("seeds", seeds, "a positive number of seeds, or a list of seeds")
         seed_list = list(range(seeds))
-    else:
+    elif isinstance(seeds, Sequence) and not isinstance(seeds, (str, bytes)):
         seed_list = list(seeds)
+    else:
+        raise bad_value("seeds", seeds, "a positive number of seeds, or a list of seeds")
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise bad_value("seeds", seed_list, "a non-empty list of distinct seeds")
     plan = []
@@ -291,12 +304,12 @@ class SweepResult:
             note += f"; W1 floor (two real samples of the same size): {_num(float(np.mean(floor)))}"
         return "\n".join(lines) + "\n\n" + note + ".\n"
 
-    def plot(self, *, save: bool = True) -> dict[str, Any]:
+    def plot(self, *, save: bool = True) -> plots.Figures:
         """{name: Figure}: each metric against the swept value (mean and 95% interval), and the
         median seed's samples of every setting; saved under figures/ unless save=False."""
         method = "t-interval" if self.interval == "t" else "bootstrap interval"
         dataset = self.base.get("dataset", "")
-        figures = {}
+        figures = plots.Figures()  # {name: Figure}, shown inline in a notebook
         for metric in self.metrics:
             figure = plots.metric_vs_value(
                 self.table, x=self.x, metric=metric, floor="w1_floor" if metric == "w1" else None
@@ -378,6 +391,7 @@ def sweep(
     discriminator: Factory | None = None,
     loss: Loss | None = None,
     models: str | Path | None = None,
+    confirm: Callable[[Estimate], None] | None = None,
 ) -> SweepResult:
     """Train every setting of `grid` (cross product) with every seed, many GANs at once, and summarise.
 
@@ -388,7 +402,9 @@ def sweep(
     run folders once the sweep is done. Your own networks: `generator` and `discriminator` are
     functions config -> nn.Module (each GAN gets its own, built under its seed), or `models` a models
     file; `loss` a gankit.Loss for every GAN. Toy datasets and point files only (image GANs: gankit.train).
-    An interrupted sweep continues with `resume_sweep(out)`, exactly.
+    An interrupted sweep continues with `resume_sweep(out)`, exactly. `confirm(estimate)` is called
+    before anything is written, with the sweep's GAN-steps and its time estimated from a short probe;
+    it may raise to stop (the CLI asks for --yes when a long sweep starts at a terminal).
     """
     if interval not in INTERVALS:
         raise bad_value("interval", interval, INTERVALS)
@@ -396,11 +412,12 @@ def sweep(
     plan = expand(base_config, grid, seeds)  # validates everything before anything is written
     factories = _Factories(generator, discriminator, loss, models)
     out_dir = (
-        Path(out)
+        check_out_path(out)
         if out is not None
         else Path("runs") / f"sweep-{Path(base_config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    _prepare(out_dir, force=force)
+    if confirm is not None:
+        confirm(estimate(plan, factories))
     spec = {
         "status": "running",
         "base": base_config.to_dict(),
@@ -410,8 +427,15 @@ def sweep(
         "save_runs": save_runs,
         "models_file": factories.models_file,
     }
-    _write_json(out_dir / SWEEP_FILE, spec)
-    return _run(out_dir, spec, plan, factories, resume=False, progress=progress, figures=figures)
+    out_dir = Path(distributed.broadcast(str(out_dir)))  # several ranks (torchrun): rank 0's folder
+    with _writer(out_dir):
+        distributed.on_rank_zero(lambda: (_prepare(out_dir, force=force), _write_json(out_dir / SWEEP_FILE, spec)))
+        return _run(out_dir, spec, plan, factories, resume=False, progress=progress, figures=figures)
+
+
+def _writer(out_dir: Path):
+    """The sweep folder's writer lock, held by rank 0 (each rank locks the run folders of the stacks it trains)."""
+    return claimed(out_dir, what="sweep folder") if distributed.world().writes else contextlib.nullcontext()
 
 
 def resume_sweep(
@@ -436,7 +460,8 @@ def resume_sweep(
             f"{str(out_dir)!r} holds no readable {SWEEP_FILE}; accepted: a folder written by gankit sweep"
         ) from None
     factories = _Factories(generator, discriminator, loss, models)
-    return _run(out_dir, spec, plan, factories, resume=True, progress=progress, figures=figures)
+    with _writer(out_dir):
+        return _run(out_dir, spec, plan, factories, resume=True, progress=progress, figures=figures)
 
 
 class _Factories:
@@ -492,19 +517,83 @@ class _Factories:
         }
 
 
-def _units(configs: list[TrainConfig], nets: list, factories: _Factories) -> list[list[int]]:
+def _units(configs: list[TrainConfig], nets: list, factories: _Factories, *, say: bool = True) -> list[list[int]]:
     """Plan indices grouped into what trains together: a stack of the GANs that share their shapes, else
-    one GAN at a time (the line on stderr says why)."""
+    one GAN at a time (a line on stderr says why)."""
     groups: dict[tuple, list[int]] = {}
     for index, config in enumerate(configs):
         groups.setdefault(stack_key(config), []).append(index)
     units: list[list[int]] = []
     for members in groups.values():
         refusal = stack_refusal(configs[members[0]], factories.loss_for(configs[members[0]]), nets[members[0]])
-        if refusal and len(members) > 1:
+        if refusal and len(members) > 1 and say:
             print(f"gankit sweep: {len(members)} GANs train one at a time, not as a stack: {refusal}", file=sys.stderr)
         units += [[i] for i in members] if refusal else [members]
     return units
+
+
+def _game(configs: list[TrainConfig], datasets: list[Dataset], nets: list, loss: Loss | None) -> Any:
+    """The game that trains one unit: a StackedTrainer, or a Trainer where the GANs cannot be stacked."""
+    if stack_refusal(configs[0], loss, nets[0]) is None:
+        return StackedTrainer(configs, datasets, networks=None if nets[0] is None else nets, loss=loss)
+    generator, discriminator = nets[0] if nets[0] is not None else (None, None)
+    return Trainer(configs[0], datasets[0], generator=generator, discriminator=discriminator, loss=loss)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How much a sweep trains, and how long that should take here (from a short probe of its first stack)."""
+
+    gans: int
+    gan_steps: int
+    seconds: float
+    probe_ms_per_gan_step: float
+
+    def __str__(self) -> str:
+        minutes = self.seconds / 60
+        time_text = (
+            f"{self.seconds:.0f} s"
+            if minutes < 2
+            else f"{minutes:.0f} min"
+            if minutes < 120
+            else f"{minutes / 60:.1f} h"
+        )
+        return (
+            f"{self.gans} GANs, {self.gan_steps:,} GAN-steps: about {time_text} of training here "
+            f"(probe: {self.probe_ms_per_gan_step:.2f} ms per GAN-step of the first stack)"
+        )
+
+
+PROBE_STEPS, PROBE_WARMUP = 20, 10  # the first steps of a process are slow (allocations, thread pools)
+
+
+def estimate(plan: list[tuple[dict[str, Any], TrainConfig]], factories: _Factories) -> Estimate:
+    """The sweep's GAN-steps, and its training time: a few steps of its first stack, timed, scaled to every
+    stack by its GANs, steps and weights per GAN (the matrix work of a toy GAN grows with its weights)."""
+    configs = [factories.member_config(config) for _, config in plan]
+    nets = [factories.networks(config) for config in configs]
+    units = _units(configs, nets, factories, say=False)
+
+    def work(i: int) -> float:
+        pair = nets[i] if nets[i] is not None else seeded(configs[i].seed, lambda: build_models(configs[i], (2,)))
+        return configs[i].batch_size * sum(p.numel() for module in pair for p in module.parameters())
+
+    first = units[0]
+    unit = [configs[i] for i in first]
+    keep_freed_memory()  # as the sweep itself trains
+    with torch_threads(training_threads(unit[0], len(unit))):
+        game = _game(unit, [load_dataset(c) for c in unit], [nets[i] for i in first], factories.loss_for(unit[0]))
+        for _ in range(PROBE_WARMUP):
+            game.train_step()
+        started = time.perf_counter()
+        for _ in range(PROBE_STEPS):
+            stats = game.train_step()
+        float(stats.sum())
+        per_stack_step = (time.perf_counter() - started) / PROBE_STEPS
+    per_work = per_stack_step / (len(first) * work(first[0]))
+    seconds = sum(configs[u[0]].steps * len(u) * work(u[0]) * per_work for u in units)
+    gan_steps = sum(config.steps for config in configs)
+    return Estimate(len(configs), gan_steps, seconds, 1000 * per_stack_step / len(first))
 
 
 def _run(
@@ -527,8 +616,11 @@ def _run(
     samples: list[np.ndarray | None] = [None] * len(plan)  # each GAN's SAMPLE_SEED points, for the samples figure
     datasets: dict[tuple, Dataset] = {}
     evaluators: dict[tuple, Any] = {}
-    units = _units(configs, nets, factories)
+    units = _units(configs, nets, factories, say=distributed.world().writes)
+    here = distributed.world()
     for number, members in enumerate(units, start=1):
+        if (number - 1) % here.size != here.rank:  # several ranks: each trains its share of the stacks
+            continue
         unit = [configs[i] for i in members]
         data = [_cached(datasets, (c.dataset, c.n_samples, c.noise, c.seed), lambda c=c: load_dataset(c)) for c in unit]
         scorers = [
@@ -550,6 +642,14 @@ def _run(
             setting, config = plan[i]
             rows[i] = {"setting": setting_label(setting), **setting, "seed": config.seed, **result}
             samples[i] = points
+    if here.active:  # rank 0 gathers every rank's rows and samples, and alone writes the sweep's files
+        for theirs_rows, theirs_samples in distributed.gather((rows, samples)):
+            for i, row in enumerate(theirs_rows):
+                if row is not None:
+                    rows[i], samples[i] = row, theirs_samples[i]
+        if not here.writes:
+            distributed.barrier()
+            return SweepResult.load(out_dir)
 
     done = [row for row in rows if row is not None]
     if not spec.get("save_runs", True):  # the run folders served the checkpoints while training
@@ -573,6 +673,7 @@ def _run(
     _write_outputs(result, spec)
     if figures:
         result.plot()
+    distributed.barrier()  # the others read the files rank 0 wrote
     return result
 
 
@@ -592,16 +693,20 @@ def _train_unit(
     """Train one stack (or one GAN) to its steps in the training loop, each member a run folder under
     out_dir; per member: (its row of results, its N_SAMPLES generated points, or None if it diverged)."""
     loss = factories.loss_for(configs[0])
-    with torch_threads(training_threads(configs[0], len(configs))):
-        if stack_refusal(configs[0], loss, nets[0]) is None:
-            game = StackedTrainer(configs, datasets, networks=None if nets[0] is None else nets, loss=loss)
-        else:
-            generator, discriminator = nets[0] if nets[0] is not None else (None, None)
-            game = Trainer(configs[0], datasets[0], generator=generator, discriminator=discriminator, loss=loss)
-        members = [Member(run_dir, evaluator) for run_dir, evaluator in zip(run_dirs, evaluators)]
-        if not (resume and _restore(game, members)):
+    with torch_threads(torch.get_num_threads()), contextlib.ExitStack() as locks:  # the caller's count, restored
+        for run_dir in run_dirs:  # each GAN's run folder is locked while it trains, as gankit.train locks its own
+            locks.enter_context(claimed(run_dir))
+        game = _game(configs, datasets, nets, loss)
+        members = [
+            Member(run_dir, evaluator, checkpoint_extra={"binding": {"data": data.fingerprint()}})
+            for run_dir, evaluator, data in zip(run_dirs, evaluators, datasets)
+        ]
+        resumed_threads = _restore(game, members, configs) if resume else None
+        if resumed_threads is None:
             for member, config, pair in zip(members, configs, nets):
                 prepare_run_dir(member.run_dir, config, force=resume, networks=factories.description(pair, loss))
+        for member, config in zip(members, configs):  # one event folder per GAN, in its run folder
+            member.tensorboard = TensorBoardLog(member.run_dir) if config.tensorboard else None
         loop = TrainingLoop(
             game,
             members,
@@ -609,9 +714,13 @@ def _train_unit(
             desc=desc,
             stop_on_divergence=False,
             resume_hint=f"gankit sweep --resume {out_dir}",
+            threads=ThreadGovernor(configs[0], len(configs), start_threads=resumed_threads or None),
         )
         loop.run()
         points = game.samples(N_SAMPLES, seed=SAMPLE_SEED)  # = Run.sample(N_SAMPLES, seed=SAMPLE_SEED)
+        for member in members:
+            if member.tensorboard is not None:
+                member.tensorboard.close()
     results = []
     for k, member in enumerate(members):
         final = next(
@@ -633,23 +742,31 @@ def _train_unit(
     return results
 
 
-def _restore(game: Any, members: list[Member]) -> bool:
+def _restore(game: Any, members: list[Member], configs: list[TrainConfig]) -> int | None:
     """Resume a unit: every live member loads its checkpoint of the newest step that all of them have
-    (members that had diverged by then stay diverged). False when there is nothing to resume from."""
+    (members that had diverged by then stay diverged). Returns the thread count the stack had then (0 when
+    not recorded), or None when there is nothing to resume from."""
     if not all((m.run_dir / CONFIG_FILE).is_file() for m in members):
-        return False
+        return None
     histories = [read_metrics(m.run_dir) for m in members]
     saved = [{int(p.stem.split("-")[1]) for p in list_checkpoints(m.run_dir)} for m in members]
     diverged = [next((r["step"] for r in h if r.get("event") == "diverged"), None) for h in histories]
     common = [s for s, d in zip(saved, diverged) if d is None]
     steps = set.intersection(*common) if common else set()
     if not steps:
-        return False
+        return None
     step = max(steps)
     alive = [k for k in range(len(members)) if diverged[k] is None or diverged[k] > step]
     if any(step not in saved[k] for k in alive):
-        return False
+        return None
     states = {k: load_checkpoint(checkpoint_path(members[k].run_dir, step)) for k in alive}
+    for k, state in states.items():
+        check_state(state, checkpoint_path(members[k].run_dir, step), configs[k])
+        if state.get("binding", {}).get("data") not in (None, members[k].checkpoint_extra["binding"]["data"]):
+            raise GankitError(
+                f"the training data of {str(members[k].run_dir)!r} changed since the sweep started; "
+                "accepted: the data it was trained on, or a new sweep"
+            )
     for k, member in enumerate(members):
         if k not in states:
             member.diverged_at = diverged[k]
@@ -659,7 +776,7 @@ def _restore(game: Any, members: list[Member]) -> bool:
         append_metrics(member.run_dir, {"event": "resume", "step": step})
         member.records = read_metrics(member.run_dir)
     set_global_rng_state(states[alive[0]]["global_rng"])
-    return True
+    return states[alive[0]].get("threads", 0)
 
 
 def _cached(cache: dict, key: tuple, make):
@@ -669,7 +786,7 @@ def _cached(cache: dict, key: tuple, make):
 
 
 def _prepare(out_dir: Path, *, force: bool) -> None:
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if contents(out_dir):
         if not force:
             raise GankitError(
                 f"sweep folder {str(out_dir)!r} already exists; accepted: a new folder, or --force to replace it"

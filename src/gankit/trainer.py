@@ -15,23 +15,29 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
+from gankit import distributed
 from gankit.config import TrainConfig
 from gankit.data import Dataset
 from gankit.errors import GankitError, bad_value
 from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.models import build_models
+from gankit.models.normalization import normalise_discriminator
 from gankit.models.user import check_networks, discriminator_call, ends_in_sigmoid, generator_call
+from gankit.penalties import GradientPenalties
+from gankit.resources import require
 from gankit.step import BatchWalker, adam_update, ema_decay, seeded, update_average
 
 GENERATE_PIECE = 500  # samples per forward pass of G when generating (memory, not randomness: z is drawn as before)
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device `config.device` names (auto: CUDA when there is one); GankitError for cuda without CUDA."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -53,12 +59,13 @@ def resolve_precision(config: TrainConfig, device: torch.device) -> torch.dtype 
     """The autocast dtype of the networks' products (None: plain float32), as `config.precision` says.
 
     auto: bfloat16 for image models on a CPU with native bf16 (1.4-1.6x faster steps there, same
-    quality); toy models stay float32, their matrices are too small to gain.
+    quality) and on a GPU that has it; toy models stay float32, their matrices are too small to gain.
     """
     if config.precision == "bf16":
         return torch.bfloat16
-    if config.precision == "auto" and config.is_image and device.type == "cpu" and native_bf16():
-        return torch.bfloat16
+    if config.precision == "auto" and config.is_image:
+        native = torch.cuda.is_bf16_supported() if device.type == "cuda" else device.type == "cpu" and native_bf16()
+        return torch.bfloat16 if native else None
     return None
 
 
@@ -76,11 +83,31 @@ def resolve_loss(config: TrainConfig, loss: Loss | None) -> Loss:
     return LOSSES[config.loss]
 
 
+def _require_batch_memory(generator: nn.Module, discriminator: nn.Module, batch_size: int, data_shape) -> None:
+    """Refuse a batch whose activations could not be held: the fully connected layers' outputs and the
+    samples, float32, for the real and the fake batch, forward and backward (a rough upper bound)."""
+    widths = sum(
+        m.out_features for net in (generator, discriminator) for m in net.modules() if isinstance(m, nn.Linear)
+    )
+    per_sample = widths + 2 * math.prod(data_shape)
+    require(f"a batch of {batch_size:,}", 4 * 8 * batch_size * per_sample, "a smaller batch_size")
+
+
+def _data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(module, device_ids=[device.index or 0] if device.type == "cuda" else None)
+
+
 def has_batch_norm(module: nn.Module) -> bool:
+    """Whether a layer of `module` normalises over the batch (then D scores real and fake separately)."""
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
 class Trainer:
+    """One GAN: G, D (gankit's for the config, or the user's), both Adam optimisers, the EMA of G, the loss and
+    the one RNG of training. `train_step()` is one step of the game; the state_dict holds the whole state."""
+
     K = 1  # members of this game (the training loop also trains stacks of K)
 
     def __init__(
@@ -108,11 +135,27 @@ class Trainer:
             n_classes=self.n_classes,
             device=torch.device("cpu"),
         )
+        discriminator = normalise_discriminator(discriminator, config.d_norm, seed=config.seed)
+        _require_batch_memory(generator, discriminator, config.batch_size, dataset.shape)
         self.G, self.D = generator.to(self.device), discriminator.to(self.device)
+        if self.device.type == "cuda":  # let cuDNN pick the fastest convolution algorithms for these shapes
+            torch.backends.cudnn.benchmark = True
         self.outputs_probability = ends_in_sigmoid(self.D)
         conditional = bool(self.n_classes)
         self._g = generator_call(self.G, dataset.shape, conditional)
         self._d = discriminator_call(self.D, dataset.shape, conditional)
+        # Data-parallel (torchrun): G and D in a DistributedDataParallel each, used for their own update only
+        # (D's in its step, G's in its step, through the plain D), so each averages its own gradients.
+        self.world = distributed.world()
+        self._part = slice(None)
+        self._g_step, self._d_step = self._g, self._d
+        if self.world.active:
+            share = distributed.check_batch(config.batch_size, self.world)
+            self._part = slice(self.world.rank * share, (self.world.rank + 1) * share)
+            self._g_step = generator_call(_data_parallel(self.G, self.device), dataset.shape, conditional)
+            self._d_step = discriminator_call(
+                self.D, dataset.shape, conditional, wrap=lambda body: _data_parallel(body, self.device)
+            )
         # An exponential moving average of G's weights (as in StyleGAN and BigGAN) is what gets
         # sampled and evaluated: it smooths out the oscillation of the two-player game.
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False).eval() if config.ema else None
@@ -127,7 +170,11 @@ class Trainer:
         self.autocast_dtype = resolve_precision(config, self.device)
         # A run read back to sample needs no loss: one of the user's own is only asked for when training.
         self.loss = resolve_loss(config, loss) if loss is not None or config.loss in LOSSES else None
-        self.rng = torch.Generator().manual_seed(config.seed)
+        if self.loss is not None:
+            self.loss.check_discriminator(self.outputs_probability)
+        self.penalties = GradientPenalties(self.configs, stacked=False, device=self.device)
+        # z, labels and the data order are drawn on the device itself: no host-to-device copy per step
+        self.rng = torch.Generator(device=self.device).manual_seed(config.seed)
         self.data = dataset.train.to(self.device)
         self.labels = dataset.labels.to(self.device) if dataset.labels is not None else None
         self.step = 0
@@ -139,14 +186,20 @@ class Trainer:
         return torch.optim.Adam(params, lr=lr, betas=(self.config.beta1, self.config.beta2), fused=True)
 
     # ----- randomness -----
+    # Every rank draws the whole global batch (the same draws as one process) and keeps its own slice.
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        index = self.walker.next()[0].to(self.device)
+        index = self.walker.next()[0][self._part]
         return self.data[index], (self.labels[index] if self.n_classes else None)
 
     def _noise(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(size, self.config.latent_dim, generator=self.rng).to(self.device)
-        labels = torch.randint(self.n_classes, (size,), generator=self.rng).to(self.device) if self.n_classes else None
-        return z, labels
+        z = torch.randn(size, self.config.latent_dim, generator=self.rng, device=self.device)[self._part]
+        if not self.n_classes:
+            return z, None
+        return z, torch.randint(self.n_classes, (size,), generator=self.rng, device=self.device)[self._part]
+
+    def _uniform(self) -> torch.Tensor:
+        """U[0, 1) weights, one per sample of a batch (a gradient penalty's interpolation)."""
+        return torch.rand(self.config.batch_size, generator=self.rng, device=self.device)[self._part]
 
     # ----- one step of the game -----
     def train_step(self) -> torch.Tensor:
@@ -167,7 +220,7 @@ class Trainer:
     def d_update(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One update of D on a real batch and detached fakes: (its loss, D's logits of real and fake), detached."""
         real, real_labels = self._real_batch()
-        z, fake_labels = self._noise(len(real))
+        z, fake_labels = self._noise(self.config.batch_size)
         with self._autocast():
             with torch.no_grad():
                 fake = self._g(z, fake_labels)
@@ -182,16 +235,20 @@ class Trainer:
             self.logits,
             self.step,
             outputs_probability=self.outputs_probability,
+            draw_uniform=self._uniform,
+            mixes_batch=not self._one_d_pass,
         )
         loss_d = self._loss().d_loss(batch)
-        self._adam_step(self.opt_d, self._d_params, torch.autograd.grad(loss_d, self._d_params))
+        if self.penalties:
+            loss_d = loss_d + self.penalties(batch)
+        self._adam_step(self.opt_d, self._d_params, self._gradients(loss_d, self._d_params))
         return loss_d.detach(), real_logits.detach(), fake_logits.detach()
 
     def g_update(self) -> torch.Tensor:
         """One update of G through D (D unchanged), then the EMA; counts as a step. Returns G's loss, detached."""
         z, fake_labels = self._noise(self.config.batch_size)
         with self._autocast():
-            fake = self._g(z, fake_labels)
+            fake = self._g_step(z, fake_labels)
             logits = self._d(fake, fake_labels).float()
         batch = GeneratorBatch(
             fake,
@@ -204,11 +261,22 @@ class Trainer:
         )
         loss_g = self._loss().g_loss(batch)
         # Gradients for G's weights only: D's weight gradients are never computed.
-        self._adam_step(self.opt_g, self._g_params, torch.autograd.grad(loss_g, self._g_params))
+        self._adam_step(self.opt_g, self._g_params, self._gradients(loss_g, self._g_params))
         self.step += 1
         if self.G_ema is not None:
             self._update_ema()
         return loss_g.detach()
+
+    def _gradients(self, loss: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor]:
+        """d loss / d params only. Data-parallel: by backward into the params alone, which runs
+        DistributedDataParallel's gradient averaging (autograd.grad would bypass it)."""
+        if not self.world.active:
+            return list(torch.autograd.grad(loss, params))
+        torch.autograd.backward(loss, inputs=params)
+        grads = [p.grad for p in params]
+        for p in params:
+            p.grad = None
+        return grads
 
     def logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """D's float32 logits of samples x (model space), under the trainer's precision."""
@@ -223,11 +291,12 @@ class Trainer:
     def _score(
         self, real: torch.Tensor, fake: torch.Tensor, real_labels: torch.Tensor | None, fake_labels: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """D's float32 logits of the real and the fake batch."""
+        """D's float32 logits of the real and the fake batch (data-parallel: the first pass is through D's wrapper,
+        which a backward needs once; both passes' gradients reach the weights summed, and are averaged once)."""
         if not self._one_d_pass:
-            return self._d(real, real_labels).float(), self._d(fake, fake_labels).float()
+            return self._d_step(real, real_labels).float(), self._d(fake, fake_labels).float()
         labels = torch.cat([real_labels, fake_labels]) if real_labels is not None else None
-        logits = self._d(torch.cat([real, fake.to(real.dtype)]), labels).float()
+        logits = self._d_step(torch.cat([real, fake.to(real.dtype)]), labels).float()
         return logits[: len(real)], logits[len(real) :]
 
     def _adam_step(
@@ -287,6 +356,10 @@ class Trainer:
 
         `z` (n, latent_dim) replaces the draws of z; conditional runs take `labels` (n,), else balanced draws.
         """
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise bad_value("n", n, "a positive whole number of samples")
+        # the samples, their numpy copy for the caller and the latent points
+        require(f"{n:,} samples", 4 * n * (2 * math.prod(self.dataset.shape) + self.config.latent_dim), "a smaller n")
         rng = torch.Generator().manual_seed(seed)
         generator = self.sampler
         was_training = generator.training
@@ -310,6 +383,8 @@ class Trainer:
                 part = slice(piece, piece + GENERATE_PIECE)
                 chunks.append(self._sample(z_chunk[part], chunk_labels[part] if self.n_classes else None).cpu())
         generator.train(was_training)
+        if self.device.type == "cuda":  # hand the activations' memory back for training or other processes
+            torch.cuda.empty_cache()
         return torch.cat(chunks)
 
     @torch.no_grad()
@@ -339,10 +414,12 @@ class Trainer:
         return copy.deepcopy(self.state_dict())
 
     def load_member_state(self, k: int, state: dict[str, Any]) -> None:
+        """Put a state of `member_state`'s format back (a Trainer has one member, k = 0)."""
         self.load_state_dict(state)
 
     # ----- state -----
     def state_dict(self) -> dict[str, Any]:
+        """The whole state of the run (live tensors): weights, EMA, optimisers, RNG, data order, step."""
         return {
             "step": self.step,
             "G": self.G.state_dict(),
@@ -358,6 +435,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a `state_dict()`: the next steps are those the saved run would have taken."""
         self.G.load_state_dict(state["G"])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["G_ema"])
@@ -368,4 +446,5 @@ class Trainer:
         self.walker.order, self.walker.cursor, self.step = state["order"][None], state["cursor"], state["step"]
 
     def weights_are_finite(self) -> bool:
+        """Whether every weight of G and D is finite."""
         return bool(self.finite()[0])

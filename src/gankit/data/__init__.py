@@ -7,6 +7,7 @@ network with default initialisation outputs values near 0 and the swiss roll spa
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,7 +28,9 @@ from gankit.data.toy import (
     make_swiss_roll,
     ring_means,
 )
+from gankit.errors import bad_value
 from gankit.registry import Registry
+from gankit.resources import require
 
 
 class DataConfig(Protocol):
@@ -93,6 +96,8 @@ def is_point_file(name: str) -> bool:
 
 @dataclass
 class Dataset:
+    """A training set as the trainer draws from it, and how to map its samples back to the data's units."""
+
     name: str
     train: torch.Tensor  # (N, *shape) float32, standardised (toy) or in [-1, 1] (images)
     labels: torch.Tensor | None  # (N,) int64 class indices, images only
@@ -109,11 +114,28 @@ class Dataset:
     def is_image(self) -> bool:
         return self.train.dim() == 4
 
+    def fingerprint(self) -> str:
+        """A hash of the training data (points or images and labels): a checkpoint records it, so a run
+        does not silently resume on data that changed."""
+        digest = hashlib.blake2b(digest_size=16)
+        for tensor in (self.train, self.labels):
+            if tensor is not None:
+                digest.update(str(tuple(tensor.shape)).encode())
+                digest.update(tensor.contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
     def to_data_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Model-space samples (standardised) in the data's own units."""
         return x * self.std + self.mean
 
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Samples in the data's units, standardised as the networks see them."""
         return (x - self.mean) / self.std
+
+
+def _check_size(config: DataConfig, available: int, what: str) -> None:
+    if config.n_samples > available:
+        raise bad_value("n_samples", config.n_samples, f"at most the {available} {what} of {config.dataset!r}")
 
 
 def load_dataset(config: DataConfig) -> Dataset:
@@ -121,11 +143,15 @@ def load_dataset(config: DataConfig) -> Dataset:
     if config.is_image:
         images, labels = mnist.load_mnist("train", dataset=config.dataset, data_dir=config.data_dir)
         if config.n_samples is not None:  # the first n training images (views: the cached tensors stay whole)
+            _check_size(config, len(images), "images")
             images, labels = images[: config.n_samples], labels[: config.n_samples]
         zero, one = torch.zeros(()), torch.ones(())
         return Dataset(config.dataset, images, labels, 10, zero, one, None)
     if config.is_point_file:
         points = load_points(config.dataset)
+        if config.n_samples is not None:  # the first n points of the file
+            _check_size(config, len(points), "points")
+            points = points[: config.n_samples]
 
         def fresh(n: int, seed: int) -> np.ndarray:
             # A file is all the data there is: "fresh" samples are a seeded draw from it.
@@ -138,6 +164,11 @@ def load_dataset(config: DataConfig) -> Dataset:
         def fresh(n: int, seed: int) -> np.ndarray:
             return generator(n, **noise, random_state=seed)
 
+        dim = fresh(2, 0).shape[1]
+        # drawn in float64, then float32, standardised: about four copies at once
+        require(
+            f"a training set of n_samples={config.n_samples:,}", 4 * 8 * config.n_samples * dim, "a smaller n_samples"
+        )
         points = fresh(config.n_samples, config.seed)
 
     train = torch.from_numpy(points)

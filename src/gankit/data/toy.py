@@ -109,7 +109,6 @@ def load_points(path: str | Path) -> np.ndarray:
         )
     try:
         points = np.load(path, allow_pickle=False) if path.suffix.lower() == ".npy" else _read_csv(path)
-        points = np.asarray(points, dtype=np.float64)
     except GankitError:
         raise
     except (ValueError, OSError, EOFError) as error:
@@ -117,14 +116,30 @@ def load_points(path: str | Path) -> np.ndarray:
         raise GankitError(
             f"data_path={str(path)!r} could not be read ({reason}); accepted: a numeric 2-D array in .npy or .csv"
         ) from None
+    if not isinstance(points, np.ndarray) or points.dtype.kind not in "fiu":
+        kind = points.dtype if isinstance(points, np.ndarray) else type(points).__name__
+        raise GankitError(f"data_path={str(path)!r} holds {kind} values; accepted: a plain array of real numbers")
     if points.ndim != 2 or points.shape[0] < 2 or points.shape[1] < 1:
         raise GankitError(
             f"data_path={str(path)!r} holds an array of shape {points.shape}; accepted: shape (N, dim) with N >= 2"
         )
+    points = points.astype(np.float64)
     bad_rows = np.flatnonzero(~np.isfinite(points).all(axis=1))
     if bad_rows.size:
         raise GankitError(
             f"data_path={str(path)!r} has a NaN or infinite value in row {bad_rows[0]}; accepted: finite numbers only"
+        )
+    too_large = np.flatnonzero((np.abs(points) > np.finfo(np.float32).max / 1e3).any(axis=1))
+    if too_large.size:  # float32 would overflow (or its standardisation would)
+        raise GankitError(
+            f"data_path={str(path)!r} row {too_large[0]} holds a value of magnitude "
+            f"{np.abs(points[too_large[0]]).max():.3g}, "
+            "beyond what training in float32 can take; "
+            "accepted: values of magnitude below 3e35"
+        )
+    if (points == points[0]).all():
+        raise GankitError(
+            f"data_path={str(path)!r} holds {len(points)} identical points; accepted: at least two distinct points"
         )
     return points.astype(np.float32)
 

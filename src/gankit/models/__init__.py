@@ -10,10 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import torch
 from torch import nn
 
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.registry import Registry
+from gankit.resources import require
 
 
 class ModelConfig(Protocol):
@@ -74,5 +76,15 @@ MODELS.add("dcgan", ModelEntry(_build_dcgan, toy_hidden=None, image_hidden=((512
 
 
 def build_models(config: ModelConfig, data_shape: Sequence[int], n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for `config`; `n_classes` > 0 makes both conditional. Initial weights come from torch's global RNG."""
-    return MODELS[config.model].build(config, data_shape, n_classes if config.conditional else 0)
+    """(G, D) for `config`; `n_classes` > 0 makes both conditional. Initial weights come from torch's global RNG.
+
+    The pair is first built on the meta device (shapes, no memory) to refuse, in one line, networks
+    that could not be held with their gradients and both Adams' moments."""
+    build = MODELS[config.model].build
+    n_classes = n_classes if config.conditional else 0
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        shapes = build(config, data_shape, n_classes)
+    weights = sum(p.numel() for module in shapes for p in module.parameters())
+    # weights, gradients, two Adam moments and G's moving average: five float32 copies at most
+    require(f"networks of {weights:,} weights", 5 * 4 * weights, "smaller latent_dim, g_hidden or d_hidden")
+    return build(config, data_shape, n_classes)

@@ -64,12 +64,22 @@ def generator_call(module: nn.Module, data_shape: Sequence[int], conditional: bo
     return lambda z, labels=None: module(z).reshape(len(z), *shape)
 
 
-def discriminator_call(module: nn.Module, data_shape: Sequence[int], conditional: bool) -> Call:
-    """`call(x, labels)` -> D's logits (B,) of samples x (B, *data_shape)."""
+def discriminator_call(
+    module: nn.Module,
+    data_shape: Sequence[int],
+    conditional: bool,
+    *,
+    wrap: Callable[[nn.Module], nn.Module] | None = None,
+) -> Call:
+    """`call(x, labels)` -> D's logits (B,) of samples x (B, *data_shape). `wrap` wraps the network that
+    computes the logits (a D without its final sigmoid), e.g. in DistributedDataParallel."""
     if getattr(module, "keeps_contract", False):
-        return module
+        return wrap(module) if wrap is not None else module
     body = _logit_body(module)
-    if _takes_flat_images(body, data_shape):
+    flat = _takes_flat_images(body, data_shape)
+    if wrap is not None:
+        body = wrap(body)
+    if flat:
         if conditional:
             return lambda x, labels: body(x.reshape(len(x), -1), labels).reshape(len(x))
         return lambda x, labels=None: body(x.reshape(len(x), -1)).reshape(len(x))
@@ -153,9 +163,29 @@ def check_networks(
 
 
 # ----- recognising a module again -----
+def _layout(module: nn.Module) -> list[list[Any]]:
+    """[name, shape] of each tensor of the module's state, as it is without parametrizations: a layer's
+    `parametrizations.weight.original` is its `weight`, in the weight's place before the layer's other
+    tensors, and the parametrization's own buffers (spectral norm's u and v) are left out. So a network is
+    recognised whether or not it has had d_norm's spectral normalisation put on it."""
+    layout: list[list[Any]] = []
+    for name, tensor in module.state_dict().items():
+        owner, parametrized, rest = f".{name}".partition(".parametrizations.")
+        if not parametrized:
+            layout.append([name, list(tensor.shape)])
+        elif rest.endswith(".original"):
+            plain = f"{owner}.{rest.removesuffix('.original')}"[1:]
+            prefix, depth = (f"{owner[1:]}." if owner else ""), plain.count(".")
+            first = next(
+                (i for i, (n, _) in enumerate(layout) if n.startswith(prefix) and n.count(".") == depth), len(layout)
+            )
+            layout.insert(first, [plain, list(tensor.shape)])
+    return layout
+
+
 def describe(module: nn.Module) -> dict[str, Any]:
     """{class, parameters, fingerprint, layout}: what a run folder records of a network."""
-    layout = [[name, list(tensor.shape)] for name, tensor in module.state_dict().items()]
+    layout = _layout(module)
     digest = hashlib.sha256(json.dumps(layout).encode()).hexdigest()[:16]
     parameters = sum(p.numel() for p in module.parameters())
     return {"class": type(module).__name__, "parameters": parameters, "fingerprint": digest, "layout": layout}

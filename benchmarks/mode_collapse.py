@@ -1,0 +1,144 @@
+"""The mode-collapse table: PacGAN's protocol on the ring of 8 and the grid of 25, one row per loss.
+
+    python -m benchmarks.mode_collapse                      # every row on both data sets, 10 seeds each
+    python -m benchmarks.mode_collapse --datasets ring --rows preset,hinge+sn
+    python -m benchmarks.mode_collapse --quick              # 2 seeds, 100 steps: a smoke run
+
+Each row is one sweep of 10 seeds trained as one stack, exactly what `gankit sweep` runs:
+
+    gankit sweep --preset mode-collapse-ring --loss hinge --d-norm spectral --seeds 10 --out runs/mc-ring-hinge
+
+The protocol is PacGAN's (Lin et al. 2018, Table 1, after VEEGAN's): 2,500 samples of G; a sample is
+high quality within 3 sigma of its nearest mode; a mode is covered when a high-quality sample is
+nearest to it; the reverse KL is KL(modes of the high-quality samples || uniform). Every row but the
+loss, its penalties and D's normalisation trains with the preset's settings (`gankit.config.PRESETS`).
+The table gives mean ± standard error over the seeds, the seeds that covered every mode, and the
+seconds the stack of 10 took to train (evaluation excluded), beside the published rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import gankit
+from gankit.config import PRESETS
+
+SEEDS = 10
+# The loss, its penalties and D's normalisation: what a row sets; everything else comes from the preset.
+ROW_FIELDS = ("loss", "gp_lambda", "r1_gamma", "r2_gamma", "penalty_every", "d_norm")
+R1_GAMMA = 0.1  # the R1 row's gamma, as the preset's (see README: Losses)
+LOSS_ROWS = {
+    "nonsaturating": dict(loss="nonsaturating"),
+    "minimax": dict(loss="minimax"),
+    "hinge": dict(loss="hinge"),
+    "least_squares": dict(loss="least_squares"),
+    "WGAN-GP": dict(loss="wasserstein"),
+    "R1": dict(loss="nonsaturating", r1_gamma=R1_GAMMA),
+    "RpGAN + R1 + R2": dict(loss="relativistic"),
+}
+ROWS = {**LOSS_ROWS, **{f"{name} + SN": {**row, "d_norm": "spectral"} for name, row in LOSS_ROWS.items()}}
+# Published rows: (modes, high-quality %, reverse KL), as printed (± as in the papers; VEEGAN gives no KL).
+PUBLISHED = {
+    "ring": [
+        ("GAN (PacGAN Table 1)", "6.3 ± 0.5", "98.2 ± 0.2", "0.45 ± 0.09"),
+        ("PacGAN4 (PacGAN Table 1)", "7.8 ± 0.1", "95.9 ± 1.4", "0.07 ± 0.02"),
+        ("VEEGAN (VEEGAN Table 1)", "8", "52.9", "-"),
+    ],
+    "grid": [
+        ("GAN (PacGAN Table 1)", "17.3 ± 0.8", "94.8 ± 0.7", "0.70 ± 0.07"),
+        ("PacGAN4 (PacGAN Table 1)", "24.8 ± 0.2", "93.6 ± 0.6", "0.04 ± 0.01"),
+        ("VEEGAN (VEEGAN Table 1)", "24.6", "40.0", "-"),
+    ],
+}
+
+
+def preset_name(dataset: str) -> str:
+    return f"mode-collapse-{dataset}"
+
+
+def row_config(dataset: str, row: dict | None, **overrides) -> gankit.TrainConfig:
+    """The preset of `dataset` with a row's loss, penalties and normalisation (None: the preset's own)."""
+    values = dict(PRESETS[preset_name(dataset)])
+    if row is not None:
+        values = {k: v for k, v in values.items() if k not in ROW_FIELDS} | row
+    return gankit.TrainConfig(**{**values, **overrides})
+
+
+def measure(config: gankit.TrainConfig, seeds: int, out: Path) -> dict:
+    """One row: a sweep of `seeds` GANs (one stack), evaluated once at its end."""
+    started = time.perf_counter()
+    result = gankit.sweep(config, {}, seeds=seeds, out=out, force=True, progress=False, save_runs=False, figures=False)
+    rows = result.rows
+    values = {key: np.array([r.get(key, math.nan) for r in rows], dtype=float) for key in ("modes", "high_quality")}
+    values["reverse_kl"] = np.array([r.get("reverse_kl", math.nan) for r in rows], dtype=float)
+    return {
+        **{key: (float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v)))) for key, v in values.items()},
+        "all_modes": int(sum(r.get("modes") == len(_means(config.dataset)) for r in rows)),
+        "n": len(rows),
+        "train_seconds": round(sum(r["seconds"] for r in rows), 1),  # a row's seconds are the stack's, per GAN
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _means(dataset: str) -> np.ndarray:
+    from gankit.data import DATASETS
+
+    return DATASETS[dataset].mode_centres()
+
+
+def _cell(mean_se: tuple[float, float], digits: int, scale: float = 1.0) -> str:
+    mean, se = mean_se
+    return f"{mean * scale:.{digits}f} ± {se * scale:.{digits}f}"
+
+
+def table(dataset: str, results: dict[str, dict]) -> str:
+    lines = [
+        f"{dataset} ({len(_means(dataset))} modes)",
+        "",
+        "| row | modes | high quality % | reverse KL | seeds with every mode | training s (10 GANs) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {_cell(r['modes'], 2)} | {_cell(r['high_quality'], 1, 100)} | {_cell(r['reverse_kl'], 3)} "
+            f"| {r['all_modes']}/{r['n']} | {r['train_seconds']:.0f} |"
+        )
+    for name, modes, quality, kl in PUBLISHED[dataset]:
+        lines.append(f"| {name} | {modes} | {quality} | {kl} | - | - |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="ring,grid")
+    parser.add_argument("--rows", default=",".join(["preset", *ROWS]), help="preset and/or " + ", ".join(ROWS))
+    parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument("--steps", type=int, help="override the preset's steps")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 100 steps")
+    parser.add_argument("--out", default="runs/mode-collapse", help="the sweep folders")
+    args = parser.parse_args(argv)
+    seeds, steps = (2, 100) if args.quick else (args.seeds, args.steps)
+    names = [n.strip() for n in args.rows.split(",")]
+    load = os.getloadavg()[0]
+    print(f"load average at start: {load:.2f}", flush=True)
+    for dataset in args.datasets.split(","):
+        results = {}
+        for name in names:
+            overrides = {"steps": steps, "eval_every": steps} if steps else {}
+            config = row_config(dataset, None if name == "preset" else ROWS[name], **overrides)
+            label = f"gankit preset ({preset_name(dataset)})" if name == "preset" else name
+            results[label] = measure(config, seeds, Path(args.out) / dataset / name.replace(" ", ""))
+            print(f"{dataset} {label}: {results[label]}", flush=True)
+        print("\n" + table(dataset, results) + "\n", flush=True)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

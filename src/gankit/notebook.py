@@ -1,0 +1,72 @@
+"""Where gankit's output goes: a Jupyter notebook or a terminal.
+
+- `in_notebook()`: this process is a Jupyter kernel (a notebook, JupyterLab, VS Code), not a terminal;
+- `progress_bar(...)`: the training loop's bar, a notebook widget (tqdm.notebook) where ipywidgets is
+  installed (`pip install 'gankit[notebook]'`), else the terminal bar (tqdm) in plain ASCII, written
+  in place with carriage returns only, so that a notebook without ipywidgets shows one line, not one
+  line per update;
+- `Display`: one output area of a notebook cell that a PNG is drawn into and then replaced in place.
+
+Nothing here imports IPython or ipywidgets unless a kernel is running, so that `import gankit` in a
+terminal or a notebook without ipywidgets prints no warning.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Any
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel that displays rich output (not IPython in a terminal)."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def has_widgets() -> bool:
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
+def progress_bar(*, total: int, initial: int, disable: bool, desc: str) -> Any:
+    """A tqdm bar over training steps, for the front end this process runs in."""
+    if in_notebook() and has_widgets():
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        return notebook_tqdm(total=total, initial=initial, disable=disable, unit="step", desc=desc)
+    from tqdm import tqdm
+
+    if in_notebook():
+        # No widgets: a fixed-width ASCII bar redrawn with "\r" (a notebook shows it as one line), at most
+        # once a second; tqdm's terminal-size probing and cursor moves would print a line per update.
+        return tqdm(
+            total=total,
+            initial=initial,
+            disable=disable,
+            unit="step",
+            desc=desc,
+            file=sys.stderr,
+            ascii=True,
+            ncols=100,
+            mininterval=1.0,
+        )
+    return tqdm(
+        total=total, initial=initial, disable=disable, unit="step", desc=desc, file=sys.stderr, dynamic_ncols=True
+    )
+
+
+class Display:
+    """One output area of the running notebook cell, showing a PNG that `show` replaces in place."""
+
+    def __init__(self) -> None:
+        self._handle = None
+
+    def show(self, png: bytes) -> None:
+        from IPython.display import Image, display
+
+        if self._handle is None:
+            self._handle = display(Image(data=png), display_id=True)
+        else:
+            self._handle.update(Image(data=png))
