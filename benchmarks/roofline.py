@@ -18,6 +18,7 @@ Activations, losses and Adam are left out of the count (they are O(parameters), 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import time
@@ -35,7 +36,7 @@ CASES = {
 
 
 def layer_sizes(dims: list[int]) -> list[tuple[int, int]]:
-    return list(zip(dims[:-1], dims[1:]))
+    return list(itertools.pairwise(dims))
 
 
 def products(config: gankit.TrainConfig, dim: int) -> list[tuple[int, int, int, int]]:
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | --- | --- | --- | --- | --- |")
     for name, overrides in CASES.items():
         config = gankit.TrainConfig(dataset="circle", threads=1, **overrides)
-        dim = load_dataset(config).dim
+        dim = load_dataset(config).train.shape[1]
         terms = products(config, dim)
         macs = sum(count * n * fan_in * fan_out for count, n, fan_in, fan_out in terms)
         mm_time = sum(count * mm_seconds(n, fan_in, fan_out, args.repeats) for count, n, fan_in, fan_out in terms)
