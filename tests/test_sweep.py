@@ -151,7 +151,7 @@ def test_mean_interval():
 
 @pytest.mark.slow  # about 10 s, most of it the exact W1 of each GAN
 def test_sweep_writes_the_table_the_figures_and_runs_equal_to_gankit_train(tmp_path):
-    base = TrainConfig(**SMALL, steps=20, log_every=10)
+    base = TrainConfig(**SMALL, steps=20, log_every=10, eval_every=20)  # one evaluation: W1's draws cost seconds
     result = gankit.sweep(base, {"latent_dim": [1, 2]}, seeds=2, out=tmp_path / "sweep", progress=False)
     folder = tmp_path / "sweep"
     assert isinstance(result, SweepResult) and result.fields == ["latent_dim"] and result.metrics[0] == "w1"
@@ -208,6 +208,8 @@ def test_cli_sweep(tmp_path, capsys):
             "--d-hidden",
             "16,16",
             "--steps",
+            "10",
+            "--eval-every",
             "10",
             "--seeds",
             "2",
