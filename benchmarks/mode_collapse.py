@@ -6,7 +6,7 @@
 
 Each row is one sweep of 10 seeds trained as one stack, exactly what `gankit sweep` runs:
 
-    gankit sweep --preset mode-collapse-ring --loss hinge --d-norm spectral --seeds 10 --out runs/mc-ring-hinge
+    gankit sweep --preset mode-collapse-ring --loss hinge --r1-gamma 0 --d-norm spectral --seeds 10 --out runs/mc-ring-hinge
 
 The protocol is PacGAN's (Lin et al. 2018, Table 1, after VEEGAN's): 2,500 samples of G; a sample is
 high quality within 3 sigma of its nearest mode; a mode is covered when a high-quality sample is
@@ -30,7 +30,8 @@ import gankit
 from gankit.config import PRESETS
 
 SEEDS = 10
-# The loss, its penalties and D's normalisation: what a row sets; everything else comes from the preset.
+# The loss, its penalties and D's normalisation: what every row sets anew; the rest comes from the preset
+# (a row may override it too: WGAN-GP's critic steps).
 ROW_FIELDS = ("loss", "gp_lambda", "r1_gamma", "r2_gamma", "penalty_every", "d_norm")
 R1_GAMMA = 0.1  # the R1 row's gamma, as the preset's (see README: Losses)
 LOSS_ROWS = {
@@ -38,7 +39,7 @@ LOSS_ROWS = {
     "minimax": dict(loss="minimax"),
     "hinge": dict(loss="hinge"),
     "least_squares": dict(loss="least_squares"),
-    "WGAN-GP": dict(loss="wasserstein"),
+    "WGAN-GP": dict(loss="wasserstein", d_steps=5, beta2=0.9),  # the paper's 5 critic steps and Adam beta2
     "R1": dict(loss="nonsaturating", r1_gamma=R1_GAMMA),
     "RpGAN + R1 + R2": dict(loss="relativistic"),
 }
@@ -124,7 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/mode-collapse", help="the sweep folders")
     args = parser.parse_args(argv)
     seeds, steps = (2, 100) if args.quick else (args.seeds, args.steps)
-    names = [n.strip() for n in args.rows.split(",")]
+    spelled = {name.replace(" ", "").lower(): name for name in ["preset", *ROWS]}  # "hinge+sn" is "hinge + SN"
+    asked = [n.replace(" ", "").lower() for n in args.rows.split(",")]
+    unknown = [n for n in asked if n not in spelled]
+    if unknown:
+        parser.error(f"--rows: unknown {', '.join(unknown)}; accepted: preset, {', '.join(ROWS)}")
+    names = [spelled[n] for n in asked]
     load = os.getloadavg()[0]
     print(f"load average at start: {load:.2f}", flush=True)
     for dataset in args.datasets.split(","):

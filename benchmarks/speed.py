@@ -79,6 +79,7 @@ class Contender:
     threads: int
     target: float | None = None  # stop once quality <= target (None: run until exhausted or budget)
     max_steps: int | None = None
+    max_seconds: float | None = None  # stop once this contender's own clock passes it
     # results
     seconds: float = 0.0
     steps: int = 0
@@ -119,7 +120,10 @@ def race(contenders: list[Contender], *, budget: float | None = None, evaluate: 
                 if c.target is not None and c.reached is None and value <= c.target:
                     c.reached, c.reached_step = c.seconds, c.steps
                     c.done = True
-            if (c.max_steps is not None and c.steps >= c.max_steps) or (budget is not None and c.seconds >= budget):
+            limits = (c.max_seconds, budget)
+            if (c.max_steps is not None and c.steps >= c.max_steps) or any(
+                limit is not None and c.seconds >= limit for limit in limits
+            ):
                 c.done = True
 
 

@@ -2,12 +2,11 @@
 
 W1 is exact (an optimal transport between the two empirical distributions), so it depends on the
 sample size: it is always reported beside the real-vs-real floor, the W1 between two independent
-real samples of the same size. Both vary a lot from one draw to the next (on the circle, 1,000 points
-each, the floor of one pair ranges from 0.03 to 0.10), so `ToyEvaluator` averages W1 over W1_DRAWS
-independent (generated, real) pairs and the floor over FLOOR_DRAWS real pairs, and reports the
-standard error of each mean and of their ratio. The pairs are of 500 points: the exact assignment
-costs about n^3, and 8 draws of 500 cost about what one of 1,000 costs (0.1 s for trained networks,
-0.7 s for an untrained G's blob of points) with half its spread.
+real samples of the same size. Both vary a lot from one draw to the next (README: Metrics), so
+`ToyEvaluator` averages W1 over W1_DRAWS independent (generated, real) pairs and the floor over
+FLOOR_DRAWS real pairs, and reports the standard error of each mean and of their ratio. The pairs are
+of 500 points: the exact assignment costs about n^3, so 8 draws of 500 cost about what one of 1,000
+costs, with half its spread.
 
 The mode-collapse benchmarks (ring, grid) follow PacGAN (Lin et al. 2018, Table 1): 2,500 samples,
 a sample is high quality within 3 sigma of its nearest mode, a mode is covered when a high-quality
