@@ -40,7 +40,8 @@ LOSS_ROWS = {
     "hinge": dict(loss="hinge"),
     "least_squares": dict(loss="least_squares"),
     "WGAN-GP": dict(loss="wasserstein", d_steps=5, beta2=0.9),  # the paper's 5 critic steps and Adam beta2
-    "R1": dict(loss="nonsaturating", r1_gamma=R1_GAMMA),
+    "R1": dict(loss="nonsaturating", r1_gamma=R1_GAMMA),  # the preset (mode-collapse-ring, -grid)
+    "least_squares + R1": dict(loss="least_squares", r1_gamma=R1_GAMMA),
     "RpGAN + R1 + R2": dict(loss="relativistic"),
 }
 # Spectral normalisation where it makes sense: not on WGAN-GP's critic, whose gradient penalty already holds
@@ -76,15 +77,20 @@ def row_config(dataset: str, row: dict | None, **overrides) -> gankit.TrainConfi
     return gankit.TrainConfig(**{**values, **overrides})
 
 
+METRICS = ("modes", "high_quality", "reverse_kl")
+
+
 def measure(config: gankit.TrainConfig, seeds: int, out: Path) -> dict:
     """One row: a sweep of `seeds` GANs (one stack), evaluated once at its end."""
     started = time.perf_counter()
     result = gankit.sweep(config, {}, seeds=seeds, out=out, force=True, progress=False, save_runs=False, figures=False)
     rows = result.rows
-    values = {key: np.array([r.get(key, math.nan) for r in rows], dtype=float) for key in ("modes", "high_quality")}
-    values["reverse_kl"] = np.array([r.get("reverse_kl", math.nan) for r in rows], dtype=float)
+    values = {key: np.array([r.get(key, math.nan) for r in rows], dtype=float) for key in METRICS}
+    # A GAN with no high-quality sample has no reverse KL (NaN): the mean is over the others, their count shown.
+    finite = {key: v[np.isfinite(v)] for key, v in values.items()}
     return {
-        **{key: (float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v)))) for key, v in values.items()},
+        **{key: (float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v)))) for key, v in finite.items()},
+        "reverse_kl_n": len(finite["reverse_kl"]),
         "all_modes": int(sum(r.get("modes") == len(_means(config.dataset)) for r in rows)),
         "n": len(rows),
         "train_seconds": round(sum(r["seconds"] for r in rows), 1),  # a row's seconds are the stack's, per GAN
@@ -103,6 +109,11 @@ def _cell(mean_se: tuple[float, float], digits: int, scale: float = 1.0) -> str:
     return f"{mean * scale:.{digits}f} ± {se * scale:.{digits}f}"
 
 
+def _kl_cell(r: dict) -> str:
+    cell = _cell(r["reverse_kl"], 3)
+    return cell if r["reverse_kl_n"] == r["n"] else f"{cell} ({r['reverse_kl_n']} of {r['n']} seeds had any)"
+
+
 def table(dataset: str, results: dict[str, dict]) -> str:
     lines = [
         f"{dataset} ({len(_means(dataset))} modes)",
@@ -112,7 +123,7 @@ def table(dataset: str, results: dict[str, dict]) -> str:
     ]
     for name, r in results.items():
         lines.append(
-            f"| {name} | {_cell(r['modes'], 2)} | {_cell(r['high_quality'], 1, 100)} | {_cell(r['reverse_kl'], 3)} "
+            f"| {name} | {_cell(r['modes'], 2)} | {_cell(r['high_quality'], 1, 100)} | {_kl_cell(r)} "
             f"| {r['all_modes']}/{r['n']} | {r['train_seconds']:.0f} |"
         )
     for name, modes, quality, kl in PUBLISHED[dataset]:
@@ -123,7 +134,7 @@ def table(dataset: str, results: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="ring,grid")
-    parser.add_argument("--rows", default=",".join(["preset", *ROWS]), help="preset and/or " + ", ".join(ROWS))
+    parser.add_argument("--rows", default=",".join(ROWS), help="any of preset, " + ", ".join(ROWS))
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--steps", type=int, help="override the preset's steps")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 100 steps")
