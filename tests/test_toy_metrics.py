@@ -112,3 +112,15 @@ def test_evaluator_real_data_is_near_the_floor_and_noise_far_above():
     assert real["hist_js"] < 0.01 and real["w1_se"] > 0 and real["w1_floor_se"] > 0
     noise = evaluator.evaluate(np.random.default_rng(0).normal(size=(evaluator.needs, 2)).astype(np.float32))
     assert noise["w1_ratio"] > 5 and noise["high_quality"] < 0.1 and noise["hist_js"] > 0.5
+
+
+def test_a_sampler_of_the_moons_reaches_their_floor():
+    # scikit-learn spaces the moons' points evenly along the arcs; a generator's points are independent.
+    # The floor must be one that independent points reach: real moons drawn point by point score ~1x.
+    evaluator = ToyEvaluator("moons", lambda n, seed: make_moons(n, random_state=seed))
+    rng = np.random.default_rng(7)
+    angle, inner = rng.uniform(0, np.pi, evaluator.needs), rng.random(evaluator.needs) < 0.5
+    outer_points = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    points = np.where(inner[:, None], [1.0, 0.5] - outer_points, outer_points)  # scikit-learn's inner moon
+    real = evaluator.evaluate((points + rng.normal(0, 0.05, points.shape)).astype(np.float32))
+    assert abs(real["w1_ratio"] - 1) < 3 * real["w1_ratio_se"] and real["w1_ratio_se"] < 0.2
