@@ -31,6 +31,7 @@ from gankit.trainer import Trainer
 
 CASES = {
     "toy default": {},
+    "the earlier default (128-wide, batch 256)": dict(g_hidden=(128, 128), d_hidden=(128, 128), batch_size=256),
     "lab-sized": dict(g_hidden=(64, 64), d_hidden=(64,), batch_size=100),
 }
 

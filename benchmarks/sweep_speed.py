@@ -1,8 +1,8 @@
 """How long K toy GANs trained at once in a stack take, against one GAN trained by gankit alone.
 
     python benchmarks/sweep_speed.py                   # 64 GANs, 32-wide G and D, 300 steps, 3 repeats
-    python benchmarks/sweep_speed.py --width 128       # the toy default widths (128, 128)
-    python benchmarks/sweep_speed.py --batch-size 100  # the toy default batch before it became 256
+    python benchmarks/sweep_speed.py --width 64        # the toy default widths (64, 64)
+    python benchmarks/sweep_speed.py --batch-size 100  # the lab's batch
     python benchmarks/sweep_speed.py --end-to-end      # also gankit.train vs gankit.sweep, evaluation and files included
 
 The target (issue 6): K = 64 GANs at once take at most 8x the wall time of one run of the same length.
@@ -23,10 +23,7 @@ repeats are printed: wall seconds (the target's measure) and CPU seconds of this
 The last line bounds what any stack could do here: the matrix work of K GANs at the peak rate of
 the stack's largest product (measured on the stack's threads), against the single run's time.
 
-Measured on the 2-core development machine (quiet), 64 GANs vs 1, training, wall-time ratio:
-32-wide, batch 100: 5.4x (8.7x with the stack on one thread); 32-wide, batch 256: 16x; 128-wide,
-batch 256: 35x (68x on one thread), where one run already computes at half a core's peak and no
-stack can take less than 16.7x.
+The measured ratios are in the README (Speed of a stack).
 """
 
 from __future__ import annotations

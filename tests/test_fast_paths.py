@@ -106,9 +106,12 @@ def test_the_fast_toy_step_matches_the_plain_step(shared):
     steps = 5
     fast_stats = torch.stack([fast.train_step() for _ in range(steps)])
     plain_stats = torch.stack([_plain_step(plain) for _ in range(steps)])
-    # One D pass over 2B points instead of two over B changes only the rounding of the products
-    # (observed: 1e-7 relative after one step; a few 1e-5 after 5 hinge steps with d_steps=2).
-    torch.testing.assert_close(fast_stats, plain_stats, rtol=1e-3, atol=1e-4)
+    # One D pass over 2B points instead of two over B changes only the rounding of the products: the
+    # first D update's numbers agree to rounding (observed: 1e-7 relative). Later ones differ by what Adam
+    # makes of that rounding (below); with beta1 = 0 (the toy default) up to 2e-3 relative after 5 steps.
+    if config.d_steps == 1:
+        torch.testing.assert_close(fast_stats[0], plain_stats[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast_stats, plain_stats, rtol=1e-2, atol=1e-3)
     # A weight whose gradient is ~0 moves by about +-lr in Adam's first steps whatever its sign's
     # rounding says (m / sqrt(v) is +-1), so weights may differ by up to 2 lr a step.
     _assert_same_state(fast, plain, rtol=1e-3, atol=2 * steps * max(config.lr_g, config.lr_d))

@@ -222,13 +222,14 @@ def test_edits_of_a_config_are_validated_and_its_defaults_follow():
         config.steps = 0
     assert config.steps == 1000
     config.dataset = "mnist"
-    assert (config.batch_size, config.lr_g, config.g_hidden) == (64, 2e-4, (256, 512, 1024))  # not the toy's
+    assert (config.batch_size, config.lr_g, config.g_hidden, config.beta1) == (64, 2e-4, (256, 512, 1024), 0.5)
     config.steps = 50
     assert config.eval_every == 5
     config.eval_every = 7
     config.steps = 70
     assert config.eval_every == 7  # given, so kept
-    assert config.replace(dataset="circle").batch_size == 256
+    toy = config.replace(dataset="circle")
+    assert (toy.batch_size, toy.g_hidden, toy.beta1, toy.beta2) == (128, (64, 64), 0.0, 0.99)  # the toy's again
 
 
 # ----- messages that tell the truth -----
@@ -334,7 +335,7 @@ def test_a_line_cut_by_a_kill_does_not_swallow_the_next_record(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "--latent-dim", "10000000"], "networks of 1,280,033,923 weights would need about"),
+        (["train", "--latent-dim", "100000000"], "networks of 6,400,008,771 weights would need about"),
         (["train", "--g-hidden", "100000,100000"], "would need about 200 GB of memory"),
         (["train", "--batch-size", "1000000000"], "a batch of 1,000,000,000 would need"),
         (["train", "--n-samples", "10000000000"], "a training set of n_samples=10,000,000,000 would need"),

@@ -43,7 +43,7 @@ class MLPGenerator(nn.Module):
         self,
         latent_dim: int,
         data_shape: Sequence[int],
-        hidden: Sequence[int] = (128, 128),
+        hidden: Sequence[int] = (64, 64),
         *,
         n_classes: int = 0,
         tanh_output: bool = False,
@@ -73,7 +73,7 @@ class MLPDiscriminator(nn.Module):
 
     keeps_contract = True  # called by the trainer as it is (see gankit.models.user)
 
-    def __init__(self, data_shape: Sequence[int], hidden: Sequence[int] = (128, 128), *, n_classes: int = 0):
+    def __init__(self, data_shape: Sequence[int], hidden: Sequence[int] = (64, 64), *, n_classes: int = 0):
         super().__init__()
         self.n_classes = n_classes
         data_dim = int(torch.Size(tuple(data_shape)).numel())
