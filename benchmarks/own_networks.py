@@ -2,16 +2,16 @@
 
     python -m benchmarks.own_networks [--seeds 8] [--steps 3000]
 
-Both train with gankit's toy defaults on the circle (1,000 points, batch 256, lr 2e-3, EMA), as one
-sweep each (the lab's networks stack like gankit's), and are scored on held-out data: W1 between
-1,000 generated points and fresh real points, against the floor of two real draws (both from the
-evaluator of `gankit.train`). Prints each one's mean W1 / floor [95% t-interval] over the seeds.
+Both train with gankit's toy defaults on the circle (1,000 points, batch 128, lr 2e-3, Adam (0, 0.99),
+EMA), as one sweep each (the lab's networks stack like gankit's), and are scored on held-out data with
+the evaluator of `gankit.train` (W1 / floor; README: Metrics). Prints each one's mean W1 / floor [95%
+t-interval] over the seeds.
 
 Three pairs of networks, each G from a 10-d latent through 3 linear layers (ReLU):
 - the lab's: G 128-wide, D = Linear(2, 128), ReLU, Linear(128, 128), ReLU, Linear(128, 1), Sigmoid
   (the networks of the lab's text, as `benchmarks.baselines.lab_circle` writes them);
 - a smaller pair: G 64-wide, D = Linear(2, 64), LeakyReLU(0.2), Linear(64, 1), Sigmoid (one hidden layer);
-- gankit's MLP: G and D 128-wide, two hidden layers each, D's LeakyReLU(0.2) and a logit output.
+- gankit's MLP at its toy default: G and D 64-wide, two hidden layers each, D's LeakyReLU(0.2), a logit.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def small_discriminator(config: gankit.TrainConfig) -> nn.Module:
 PAIRS = {
     "the lab's nn.Sequential G and D (128)": (_generator(128), labs_discriminator),
     "a smaller pair (64, D of one hidden layer)": (_generator(64), small_discriminator),
-    "gankit's MLP (128, 128)": (None, None),
+    "gankit's MLP (64, 64)": (None, None),
 }
 
 

@@ -104,12 +104,16 @@ class Contender:
         return handle
 
 
+def pay_one_time_costs() -> None:
+    """A process's first torch optimizer imports torch._dynamo (1.5-2 s here): paid before any clock starts,
+    not by whichever training happens to run first."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def race(contenders: list[Contender], *, budget: float | None = None, evaluate: bool = True) -> None:
     """Advance the contenders one chunk each in turn until each is done (target met, steps exhausted or
     its clock past `budget` seconds). Only the chunks are timed."""
-    # A process's first torch optimizer imports torch._dynamo (1.5-2 s here): paid off the clock, not by
-    # whichever contender happens to run first.
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    pay_one_time_costs()
     while not all(c.done for c in contenders):
         for c in contenders:
             if c.done:

@@ -81,25 +81,38 @@ def _paragraph(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
+# The lab's text: 100 points, batch 100, 128-wide networks, torch's default Adam, BCE (minimax), no EMA.
+LAB_SETTINGS = dict(
+    n_samples=100,
+    batch_size=100,
+    g_hidden=(128, 128),
+    d_hidden=(128, 128),
+    lr_g=1e-3,
+    lr_d=1e-3,
+    beta1=0.9,
+    beta2=0.999,
+    loss="minimax",
+    ema=0.0,
+)
+
+
 # ----- the questions -----
 def _circle(book: _Book) -> None:
     steps = book.steps(2000, 5000)
     ours = book.train("circle", TrainConfig(dataset="circle", steps=steps, latent_dim=2))
-    lab = book.train(
-        "circle-lab-settings",
-        TrainConfig(
-            dataset="circle", steps=steps, latent_dim=2, n_samples=100, batch_size=100, loss="minimax", ema=0.0
-        ),
-    )
+    lab = book.train("circle-lab-settings", TrainConfig(dataset="circle", steps=steps, latent_dim=2, **LAB_SETTINGS))
     book.sections += [
         "<h2>1. Can a GAN learn the unit circle?</h2>",
         _paragraph(
-            "gankit's defaults (1,000 training points, batch 256, the non-saturating loss, EMA of G): "
+            f"gankit's defaults (1,000 training points, batch {ours.config.batch_size}, G and D "
+            f"{ours.config.g_hidden[0]}-wide, Adam ({ours.config.beta1:g}, {ours.config.beta2:g}), the "
+            "non-saturating loss, EMA of G): "
             f"{_ratio_text(ours)}; radial error {_final(ours).get('radial_error', math.nan):.3f}."
         ),
         run_section(ours.path, heading="gankit's defaults", level=3),
         _paragraph(
-            "The lab's own settings (100 training points, batch 100, the minimax loss, no EMA): "
+            "The lab's own settings (100 training points, batch 100, G and D 128-wide, Adam's defaults "
+            "(lr 1e-3, betas 0.9 and 0.999), the minimax loss, no EMA): "
             f"{_ratio_text(lab)}. With 100 points G can only learn those 100 points; the slider shows whether D "
             "overtook G late in training."
         ),
