@@ -51,7 +51,7 @@ class TrainConfig:
     max_seconds: float | None = None  # also stop (evaluated and checkpointed) after this much training; None: no limit
     # 128 for toy data: with 64-wide networks and Adam (0, 0.99), the fastest to 1.5x the W1 floor (README: Speed)
     batch_size: int | None = None  # samples per batch; None: 128 toy, 64 MNIST
-    # 2e-3 toy: all of 8 circle seeds at W1 <= 2x floor by step 1,000, against 2 of 8 at 1e-3 (README)
+    # 2e-3 toy: all of 8 circle seeds at W1 <= 2x floor by step 1,000, against 2 of 8 at 1e-3 (README; earlier nets)
     lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy, 2e-4 MNIST
     lr_d: float | None = None  # Adam learning rate of D; None: lr_g's default
     # Toy: (0, 0.99), as StyleGAN2 and R3GAN train: the toy sets reach 2x the floor sooner than at (0.5, 0.999) (README)

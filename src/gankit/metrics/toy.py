@@ -172,8 +172,8 @@ class ToyEvaluator:
         self.size = size
         # Every real draw is a random piece of one large draw, so that its points are independent, as a
         # generator's are: scikit-learn's make_moons spaces its points evenly along the arcs, and two of its
-        # own draws lie closer to each other (floor 0.040) than independent points can (0.096); real points
-        # scored 2.1x that floor.
+        # own draws lie closer to each other (floor 0.040) than independent points can (0.096); independent
+        # real points scored 2.2x that floor.
         pool = fresh(size * (W1_DRAWS + 2 * FLOOR_DRAWS), seed)
         pieces = pool[np.random.default_rng(seed).permutation(len(pool))].reshape(-1, size, pool.shape[1])
         self.references = list(pieces[:W1_DRAWS])
