@@ -336,6 +336,7 @@ def test_a_line_cut_by_a_kill_does_not_swallow_the_next_record(tmp_path):
     "argv, message",
     [
         (["train", "--latent-dim", "100000000"], "networks of 6,400,008,771 weights would need about"),
+        (["train", "--latent-dim", "10000000"], "a batch of 128 would need about"),  # z itself: 5 GB
         (["train", "--g-hidden", "100000,100000"], "would need about 200 GB of memory"),
         (["train", "--batch-size", "1000000000"], "a batch of 1,000,000,000 would need"),
         (["train", "--n-samples", "10000000000"], "a training set of n_samples=10,000,000,000 would need"),

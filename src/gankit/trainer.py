@@ -84,13 +84,17 @@ def resolve_loss(config: TrainConfig, loss: Loss | None) -> Loss:
 
 
 def _require_batch_memory(generator: nn.Module, discriminator: nn.Module, batch_size: int, data_shape) -> None:
-    """Refuse a batch whose activations could not be held: the fully connected layers' outputs and the
-    samples, float32, for the real and the fake batch, forward and backward (a rough upper bound)."""
+    """Refuse a batch whose activations could not be held: the fully connected layers' inputs (z among
+    them: a latent of 10^7 is 5 GB a batch of 128) and outputs and the samples, float32, for the real and
+    the fake batch, forward and backward (a rough upper bound)."""
     widths = sum(
-        m.out_features for net in (generator, discriminator) for m in net.modules() if isinstance(m, nn.Linear)
+        m.in_features + m.out_features
+        for net in (generator, discriminator)
+        for m in net.modules()
+        if isinstance(m, nn.Linear)
     )
     per_sample = widths + 2 * math.prod(data_shape)
-    require(f"a batch of {batch_size:,}", 4 * 8 * batch_size * per_sample, "a smaller batch_size")
+    require(f"a batch of {batch_size:,}", 4 * 8 * batch_size * per_sample, "a smaller batch_size, latent_dim or widths")
 
 
 def _data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
