@@ -9,6 +9,7 @@ from gankit.config import PRESETS, TrainConfig, preset
 from gankit.data import load_dataset
 from gankit.models import build_models
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.models.mlp import MLPDiscriminator
 from gankit.trainer import Trainer
 
 MODELS = [("mlp", False), ("mlp", True), ("dcgan", False), ("dcgan", True)]
@@ -42,6 +43,20 @@ def test_dcgan_labels_change_the_output_only_when_conditional(conditional):
     assert not torch.allclose(G(z, labels)[0], G(z, labels)[1])
     x = torch.randn(1, 1, 28, 28).repeat(2, 1, 1, 1)
     assert not torch.allclose(*D(x, labels))
+
+
+def test_the_conditional_mlp_discriminator_adds_the_label_projection_to_its_logit():
+    """logit(x, y) = out(h) + <E[y], h>, h the last hidden layer: D(x, y) - D(x, y') = <E[y] - E[y'], h>."""
+    torch.manual_seed(0)
+    D = MLPDiscriminator((1, 28, 28), (32, 16), n_classes=10)
+    x = torch.randn(4, 1, 28, 28)
+    labels = torch.tensor([0, 3, 9, 3])
+    features = D.net[:-1](x.reshape(4, -1))
+    expected = D.net[-1](features).squeeze(1) + (D.label_embedding.weight[labels] * features).sum(1)
+    torch.testing.assert_close(D(x, labels), expected)
+    unconditional = MLPDiscriminator((1, 28, 28), (32, 16))
+    unconditional.load_state_dict({k: v for k, v in D.state_dict().items() if not k.startswith("label_embedding")})
+    torch.testing.assert_close(D(x, labels) - unconditional(x), expected - D.net[-1](features).squeeze(1))
 
 
 def test_dcgan_accepts_flattened_images_and_uses_dcgan_init():

@@ -107,7 +107,7 @@ def _layers(module: nn.Module, role: str) -> list[nn.Module]:
     """The layers a stack computes for `module`: Linear layers and element-wise activations, in order."""
     if isinstance(module, (MLPGenerator, MLPDiscriminator)):
         if module.n_classes:
-            raise GankitError(f"a conditional {role} cannot be stacked (one-hot labels are concatenated to its input)")
+            raise GankitError(f"a conditional {role} cannot be stacked (a stack computes label-free networks only)")
         layers = list(module.net) + ([nn.Tanh()] if getattr(module, "tanh_output", False) else [])
     elif isinstance(module, nn.Sequential):
         layers = list(module)

@@ -65,10 +65,15 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """points (B, *data_shape) [+ one-hot label] -> linear layers -> one logit per point, shape (B,).
+    """points (B, *data_shape) [+ label (B,)] -> linear layers -> one logit per point, shape (B,).
 
     LeakyReLU keeps gradients flowing for points D rejects; the output is a logit, so
     P(real) = sigmoid(logit) and the losses stay numerically stable.
+
+    A conditional D is a projection discriminator (Miyato & Koyama 2018, as BigGAN and StudioGAN
+    condition D): logit = out(h) + <E one_hot(y), h>, with h the last hidden layer and E a learned
+    embedding of the label (a row of E per class). The one-hot label appended to the 784 pixels, as
+    before, is a weak signal among them: the digits followed their labels far later (README: Speed, MNIST).
     """
 
     keeps_contract = True  # called by the trainer as it is (see gankit.models.user)
@@ -77,10 +82,15 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         self.n_classes = n_classes
         data_dim = int(torch.Size(tuple(data_shape)).numel())
-        self.net = _mlp([data_dim + n_classes, *hidden, 1], nn.LeakyReLU, negative_slope=0.2)
+        self.net = _mlp([data_dim, *hidden, 1], nn.LeakyReLU, negative_slope=0.2)
+        if n_classes:
+            self.label_embedding = nn.Embedding(n_classes, ([data_dim, *hidden])[-1])
+            # small, as the output layer's weights: at N(0, 1) the label term alone would decide D's first verdicts
+            nn.init.normal_(self.label_embedding.weight, std=0.02)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        x = x.reshape(len(x), -1)
+        features = self.net[:-1](x.reshape(len(x), -1))
+        logits = self.net[-1](features).squeeze(1)
         if self.n_classes:
-            x = torch.cat([x, F.one_hot(labels, self.n_classes).to(x.dtype)], dim=1)
-        return self.net(x).squeeze(1)
+            logits = logits + (self.label_embedding(labels) * features).sum(1)
+        return logits
