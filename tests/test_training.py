@@ -135,3 +135,37 @@ def test_toy_runs_write_a_training_animation(tmp_path):
 
     with Image.open(run.path / "figures" / "progress.gif") as gif:
         assert gif.n_frames >= 2
+
+
+def test_the_sampled_average_of_g_gets_the_batch_norm_statistics_of_its_own_activations():
+    from torch import nn
+
+    from gankit.trainer import STANDING_BATCHES, STANDING_SEED
+
+    config = TrainConfig(dataset="circle", latent_dim=3, batch_size=32, n_samples=200)
+
+    def trainer() -> Trainer:
+        torch.manual_seed(0)
+        G = nn.Sequential(nn.Linear(3, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+        D = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+        return Trainer(config, load_dataset(config), generator=G, discriminator=D)
+
+    sampled, twin = trainer(), trainer()
+    for _ in range(5):
+        sampled.train_step(), twin.train_step()
+    samples = sampled.generate(100, seed=1)
+    # The average's first layer over the standing draws (z, then the unused labels, per batch)
+    rng = torch.Generator().manual_seed(STANDING_SEED)
+    batches = []
+    for _ in range(STANDING_BATCHES):
+        batches.append(sampled.G_ema[0](torch.randn(32, 3, generator=rng)))
+        torch.randint(1, (32,), generator=rng)
+    norm = sampled.G_ema[1]
+    torch.testing.assert_close(norm.running_mean, torch.cat(batches).mean(0))
+    torch.testing.assert_close(norm.running_var, torch.stack([b.var(0) for b in batches]).mean(0))
+    assert not torch.allclose(norm.running_mean, sampled.G[1].running_mean, atol=1e-3)  # not G's own
+    assert torch.equal(sampled.generate(100, seed=1), samples)
+    # Sampling leaves training as it was: the twin that never sampled takes the same steps
+    for _ in range(3):
+        assert torch.equal(sampled.train_step(), twin.train_step())
+    assert all(torch.equal(a, b) for a, b in zip(_weights(sampled), _weights(twin)))
