@@ -1,6 +1,7 @@
 """MNIST quality at equal wall time: each preset's samples scored after 1, 3 and 10 minutes of training.
 
-    python -m benchmarks.mnist_budgets [--presets mnist-cgan] [--budgets 60,180,600] [--seeds 5] [--data-dir DIR]
+    python -m benchmarks.mnist_budgets [--presets mnist-cgan] [--budgets 60,180,600] [--seeds 5] [--config JSON]
+                                       [--data-dir DIR]
 
 The MNIST counterpart of `benchmarks.time_to_quality`. Each seed trains the preset as `gankit.train`
 runs it (its training loop, on the threads gankit chooses) in chunks of `--chunk` steps; only the
@@ -9,6 +10,7 @@ clock with the evaluator of `gankit.train` (10,000 samples; README: MNIST): FD o
 accuracy (conditional presets), the smallest digit share and the classifier score. Printed per preset
 and budget: the seconds and steps actually trained when it was scored, and each metric as median
 [min, max] over the seeds. Presets and seeds run one after another, so each has the cores to itself.
+`--config '{"batch_size": 64}'` trains those TrainConfig fields over each preset (how a preset is chosen).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from gankit.evaluation import evaluate_members, make_evaluator
 METRICS = ("fd_ratio", "label_accuracy", "coverage_min", "classifier_score")
 
 
-def scores_at_budgets(name: str, seed: int, budgets: list[float], chunk: int, data_dir: str | None) -> list[dict]:
-    """One seed of a preset: its scores after each budget of training seconds."""
-    config = preset(name, seed=seed, steps=10**7, data_dir=data_dir, log_every=chunk)
+def scores_at_budgets(
+    name: str, seed: int, budgets: list[float], chunk: int, data_dir: str | None, fields: dict
+) -> list[dict]:
+    """One seed of a preset (with `fields` over it): its scores after each budget of training seconds."""
+    config = preset(name, **{**fields, "seed": seed, "steps": 10**7, "data_dir": data_dir, "log_every": chunk})
     dataset = load_dataset(config)
     evaluator = make_evaluator(config, dataset)
     chunks, clock, rows = gankit_chunks(config, chunk, dataset=dataset), 0.0, []
@@ -58,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="60,180,600", help="seconds of training, comma-separated")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--chunk", type=int, default=20, help="steps between looks at the clock")
+    parser.add_argument("--config", default="{}", help="a JSON object of TrainConfig fields over each preset")
     parser.add_argument("--data-dir", help="folder of the MNIST files (default: $GANKIT_DATA_DIR, then the cache)")
     args = parser.parse_args(argv)
     names = args.presets.split(",")
@@ -68,13 +73,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{sorted(n for n in PRESETS if preset(n).is_image)}"
             )
     budgets = sorted(float(b) for b in args.budgets.split(","))
+    fields = json.loads(args.config)
     pay_one_time_costs()
     print(f"load average at start: {os.getloadavg()[0]:.2f}; {args.seeds} seeds", flush=True)
     rows = [
         row
         for name in names
         for seed in range(args.seeds)
-        for row in scores_at_budgets(name, seed, budgets, args.chunk, args.data_dir)
+        for row in scores_at_budgets(name, seed, budgets, args.chunk, args.data_dir, fields)
     ]
     print("\n| preset | budget | seconds trained | steps | " + " | ".join(METRICS) + " |")
     print("| --- " * (4 + len(METRICS)) + "|")
