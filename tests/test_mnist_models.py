@@ -46,7 +46,7 @@ def test_dcgan_labels_change_the_output_only_when_conditional(conditional):
 
 
 def test_the_conditional_mlp_discriminator_adds_the_label_projection_to_its_logit():
-    """logit(x, y) = out(h) + <E[y], h>, h the last hidden layer: D(x, y) - D(x, y') = <E[y] - E[y'], h>."""
+    """logit(x, y) = out(h) + <E[y], h>, h the last hidden layer: the unconditional D's logit plus the projection."""
     torch.manual_seed(0)
     D = MLPDiscriminator((1, 28, 28), (32, 16), n_classes=10)
     x = torch.randn(4, 1, 28, 28)
