@@ -185,7 +185,7 @@ def test_presets_config_files_and_flags_layer_in_that_order(tmp_path):
         return _config_values(_build_parser().parse_args(["train", *argv]))
 
     both = gankit.TrainConfig.from_dict(values("--preset", "mnist-cgan", "--config", str(tmp_path / "c.json")))
-    assert both.conditional and both.batch_size == 128 and both.latent_dim == 7 and both.steps == 123  # preset kept
+    assert both.conditional and both.lr_g == 5e-4 and both.latent_dim == 7 and both.steps == 123  # preset kept
     assert values("--preset", "mnist-gan")["latent_dim"] == 64
     # the CLI layers flags last: seen through main's parsing into a config
     config = gankit.TrainConfig.from_dict({**values("--config", str(tmp_path / "c.json")), "dataset": "mnist"})
