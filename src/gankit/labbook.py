@@ -111,8 +111,9 @@ def _circle(book: _Book) -> None:
         ),
         run_section(ours.path, heading="gankit's defaults", level=3),
         _paragraph(
-            "The lab's own settings (100 training points, batch 100, G and D 128-wide, Adam's defaults "
-            "(lr 1e-3, betas 0.9 and 0.999), the minimax loss, no EMA): "
+            f"The lab's own settings ({lab.config.n_samples} training points, batch {lab.config.batch_size}, G and D "
+            f"{lab.config.g_hidden[0]}-wide, Adam's defaults (lr {lab.config.lr_g:g}, betas {lab.config.beta1:g} and "
+            f"{lab.config.beta2:g}), the {lab.config.loss} loss, no EMA): "
             f"{_ratio_text(lab)}. With 100 points G can only learn those 100 points; the slider shows whether D "
             "overtook G late in training."
         ),
