@@ -170,6 +170,9 @@ class Trainer:
         # sampled and evaluated: it smooths out the oscillation of the two-player game.
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False).eval() if config.ema else None
         self._ema_norms = [m for m in self.G_ema.modules() if isinstance(m, _BatchNorm)] if config.ema else []
+        # The parameter lists the EMA walks each step, gathered once (as the optimisers hold theirs): loading a
+        # state copies into these tensors, and walking the modules each step is Python work a toy step notices.
+        self._ema_pairs = (list(self.G_ema.parameters()), list(self.G.parameters())) if config.ema else ([], [])
         self._ema_statistics_stand = False  # whether those layers hold the standing statistics of today's average
         self._sample = generator_call(self.sampler, dataset.shape, conditional)
         self.opt_g = self._adam(self.G, config.lr_g)
@@ -326,10 +329,15 @@ class Trainer:
                         exp_avg=torch.zeros_like(p, memory_format=torch.preserve_format),
                         exp_avg_sq=torch.zeros_like(p, memory_format=torch.preserve_format),
                     )
+            # Every parameter is updated at every step, so their counts are equal: one tensor serves them all
+            # and is counted once (a list of scalar additions costs a toy step as much as a matrix product).
+            step = optimizer.state[params[0]]["step"]
+            for p in params:
+                optimizer.state[p]["step"] = step
             lists = tuple([optimizer.state[p][key] for p in params] for key in ("exp_avg", "exp_avg_sq", "step"))
             self._adam_lists[id(optimizer)] = lists
         group = optimizer.param_groups[0]
-        torch._foreach_add_(lists[2], 1)  # the step counts, as Adam.step() counts them
+        lists[2][0].add_(1)  # the step count, as Adam.step() counts it
         adam_update(
             params,
             grads,
@@ -344,7 +352,7 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        update_average(list(self.G_ema.parameters()), list(self.G.parameters()), ema_decay(self.config.ema, self.step))
+        update_average(*self._ema_pairs, ema_decay(self.config.ema, self.step))
         for ema_buffer, buffer in zip(self.G_ema.buffers(), self.G.buffers()):
             ema_buffer.copy_(buffer)
         self._ema_statistics_stand = False

@@ -89,8 +89,11 @@ class MLPDiscriminator(nn.Module):
             nn.init.normal_(self.label_embedding.weight, std=0.02)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        features = self.net[:-1](x.reshape(len(x), -1))
-        logits = self.net[-1](features).squeeze(1)
+        *body, head = self.net  # not self.net[:-1]: a slice builds a new Sequential on every call
+        features = x.reshape(len(x), -1)
+        for layer in body:
+            features = layer(features)
+        logits = head(features).squeeze(1)
         if self.n_classes:
             logits = logits + (self.label_embedding(labels) * features).sum(1)
         return logits
