@@ -84,7 +84,7 @@ class MLPDiscriminator(nn.Module):
         data_dim = int(torch.Size(tuple(data_shape)).numel())
         self.net = _mlp([data_dim, *hidden, 1], nn.LeakyReLU, negative_slope=0.2)
         if n_classes:
-            self.label_embedding = nn.Embedding(n_classes, ([data_dim, *hidden])[-1])
+            self.label_embedding = nn.Embedding(n_classes, self.net[-1].in_features)  # one row per class, as wide as h
             # small, as the output layer's weights: at N(0, 1) the label term alone would decide D's first verdicts
             nn.init.normal_(self.label_embedding.weight, std=0.02)
 
