@@ -8,8 +8,8 @@ runs it (its training loop, on the threads gankit chooses) in chunks of `--chunk
 chunks are on the clock. After the first chunk that ends past a budget, the model is scored off the
 clock with the evaluator of `gankit.train` (10,000 samples; README: MNIST): FD over its floor, label
 accuracy (conditional presets), the smallest digit share and the classifier score. Printed per preset
-and budget: the seconds and steps actually trained when it was scored, and each metric as median
-[min, max] over the seeds. Presets and seeds run one after another, so each has the cores to itself.
+and budget: the seconds and steps actually trained when it was scored (and, per seed, the precision of the
+networks' products: bfloat16 on a CPU with native bf16), and each metric as median [min, max] over the seeds. Presets and seeds run one after another, so each has the cores to itself.
 `--config '{"batch_size": 64}'` trains those TrainConfig fields over each preset (how a preset is chosen).
 """
 
@@ -20,6 +20,8 @@ import json
 import os
 import statistics
 import time
+
+import torch
 
 from benchmarks.speed import gankit_chunks, pay_one_time_costs
 from gankit.config import PRESETS, preset
@@ -46,6 +48,7 @@ def scores_at_budgets(
         metrics["fd_ratio"] = metrics["fd"] / metrics["fd_floor"]
         rows.append(
             {"preset": name, "seed": seed, "budget": budget, "seconds": round(clock, 1), "step": trainer.step}
+            | {"precision": str(trainer.autocast_dtype or torch.float32).removeprefix("torch.")}
             | {key: metrics.get(key) for key in METRICS}
         )
         print(json.dumps(rows[-1]), flush=True)
