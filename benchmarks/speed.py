@@ -356,7 +356,7 @@ def image_case(
     from gankit.evaluation import evaluate_members
 
     images, _ = load_mnist("train", data_dir=data_dir)  # decoded once, outside both clocks
-    evaluator = _image_evaluator(data_dir)
+    evaluator = image_evaluator(data_dir)
     loop, _, _, preset_name = BASELINES[case]
     torch.set_num_threads(threads)
     reference = _baseline_fd(case, evaluator, images, log=log, calibrate=calibrate)
@@ -430,7 +430,7 @@ def image_case(
 
 
 @functools.lru_cache(maxsize=2)
-def _image_evaluator(data_dir: str | None):
+def image_evaluator(data_dir: str | None):
     """One ImageEvaluator for all image cases (building it embeds 20,000 reference images)."""
     from gankit.metrics.classifier import ImageEvaluator
 

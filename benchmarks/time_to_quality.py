@@ -26,6 +26,7 @@ import json
 import math
 import os
 import statistics
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -99,6 +100,35 @@ def spread(values: list[float | None], digits: int = 2) -> str:
     return f"{statistics.median(known):.{digits}f} [{min(known):.{digits}f}, {max(known):.{digits}f}]"
 
 
+def every_seed_quality(runs: list[list[tuple[int, float, float]]]) -> float:
+    """The quality that every seed's run reaches: the worst seed's best, rounded up so that it does reach it."""
+    worst_best = max(min(quality for *_, quality in history) for history in runs)
+    return math.ceil(worst_best * 100) / 100
+
+
+def print_tables(
+    label: str,
+    histories: dict[str, list[list[tuple[int, float, float]]]],
+    budgets: Sequence[float],
+    limits: dict[str, float],
+    thresholds: Sequence[float],
+) -> None:
+    """The quality of each contender after each budget (up to the longest it trained: `limits`), and its
+    seconds to each threshold, as median [min, max] over the seeds (one history per seed)."""
+    budgets = [b for b in budgets if b <= max(limits.values())]
+    print(f"\n{label} after each budget of training seconds")
+    print("| who | " + " | ".join(f"{b:g} s" for b in budgets) + " |")
+    print("| --- |" + " --- |" * len(budgets))
+    for who, runs in histories.items():
+        cells = [spread([quality_at(h, b) for h in runs]) if b <= limits[who] else "-" for b in budgets]
+        print(f"| {who} | " + " | ".join(cells) + " |")
+    print(f"\n{label}: training seconds to reach it <= threshold")
+    print("| who | " + " | ".join(f"<= {t:g}x" for t in thresholds) + " |")
+    print("| --- |" + " --- |" * len(thresholds))
+    for who, runs in histories.items():
+        print(f"| {who} | " + " | ".join(spread([time_to(h, t) for h in runs]) for t in thresholds) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
@@ -125,21 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"dataset": dataset, "seed": seed, "who": racer.name, "history": racer.history}))
         thresholds = list(THRESHOLDS)
         if "lab loop" in histories:  # the quality the lab's loop reaches in every seed
-            worst_best = max(min(q for *_, q in h) for h in histories["lab loop"])
-            thresholds.append(math.ceil(worst_best * 100) / 100)  # rounded up: the worst seed does reach it
-        budgets = [b for b in BUDGETS if b <= (lab_seconds if "lab loop" in histories else gankit_seconds)]
-        print(f"\n{dataset}: W1 / floor (floor {evaluator.floor:.4f}) after each budget of training seconds")
-        print("| who | " + " | ".join(f"{b:g} s" for b in budgets) + " |")
-        print("| --- |" + " --- |" * len(budgets))
-        for who, runs in histories.items():
-            limit = lab_seconds if who == "lab loop" else gankit_seconds
-            cells = [spread([quality_at(h, b) for h in runs]) if b <= limit else "-" for b in budgets]
-            print(f"| {who} | " + " | ".join(cells) + " |")
-        print(f"\n{dataset}: training seconds to reach W1 / floor <= threshold")
-        print("| who | " + " | ".join(f"<= {t:g}x" for t in thresholds) + " |")
-        print("| --- |" + " --- |" * len(thresholds))
-        for who, runs in histories.items():
-            print(f"| {who} | " + " | ".join(spread([time_to(h, t) for h in runs]) for t in thresholds) + " |")
+            thresholds.append(every_seed_quality(histories["lab loop"]))
+        limits = {who: lab_seconds if who == "lab loop" else gankit_seconds for who in histories}
+        print_tables(f"{dataset}: W1 / floor (floor {evaluator.floor:.4f})", histories, BUDGETS, limits, thresholds)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}", flush=True)
     return 0
 
