@@ -8,8 +8,9 @@ runs it (its training loop, on the threads gankit chooses) in chunks of `--chunk
 chunks are on the clock. After the first chunk that ends past a budget, the model is scored off the
 clock with the evaluator of `gankit.train` (10,000 samples; README: MNIST): FD over its floor, label
 accuracy (conditional presets), the smallest digit share and the classifier score. Printed per preset
-and budget: the seconds and steps actually trained when it was scored (and, per seed, the precision of the
-networks' products: bfloat16 on a CPU with native bf16), and each metric as median [min, max] over the seeds. Presets and seeds run one after another, so each has the cores to itself.
+and budget: the seconds and steps actually trained when it was scored (and, per seed, the precision of
+the networks' products: bfloat16 on a CPU with native bf16), and each metric as median [min, max] over
+the seeds. Presets and seeds run one after another, so each has the cores to itself.
 `--config '{"batch_size": 64}'` trains those TrainConfig fields over each preset (how a preset is chosen).
 """
 
