@@ -10,10 +10,12 @@ A plain pair of functions of D's outputs is a loss too:
 
     loss = gankit.Loss(discriminator=lambda real, fake: ..., generator=lambda fake: ...)
 
-`real` and `fake` are D's outputs as D gives them: probabilities for a D that ends in nn.Sigmoid (the
-lab's), logits otherwise; `on="logits"` passes logits always. The registered losses are written on
-logits with softplus, so that confident scores never give log(0): log D(x) = -softplus(-l) and
-log(1 - D(x)) = -softplus(l), where P(real) = D(x) = sigmoid(l).
+`real` and `fake` are D's outputs as D gives them: probabilities for a D whose forward ends in a sigmoid
+(the lab's), logits otherwise; `on="logits"` passes logits always. The probabilities remember their logits
+(`gankit.probabilities`), so a loss written as the lab sheet states it, with `torch.log(p)` and
+`torch.log(1 - p)`, is computed with the stable formulas below and never takes log(0). The registered
+losses are written on logits with softplus, so that confident scores never give log(0):
+log D(x) = -softplus(-l) and log(1 - D(x)) = -softplus(l), where P(real) = D(x) = sigmoid(l).
 
 A loss may come with penalties on D's gradients (`gankit.penalties`): `penalties` holds the weights it
 takes when the config leaves them at None (wasserstein: WGAN-GP's gradient penalty, lambda 10).
@@ -29,6 +31,7 @@ import torch
 from torch.nn.functional import relu, softplus
 
 from gankit.errors import bad_value
+from gankit.probabilities import Probability
 from gankit.registry import CUSTOM, Registry
 
 Scores = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]  # (samples, labels) -> D's logits
@@ -123,6 +126,7 @@ class Loss:
         self.handles_stacks = type(self).handles_stacks or (discriminator is not None and generator is not None)
         self.needs_critic = needs_critic
         self.penalties = dict(penalties or {})
+        self._saturates: bool | None = None
 
     def check_discriminator(self, outputs_probability: bool) -> None:
         """One line unless D can give this loss its scores: a critic loss refuses a D that ends in nn.Sigmoid."""
@@ -134,26 +138,55 @@ class Loss:
                 "leave the sigmoid out of D for this loss)",
             )
 
-    def _outputs(self, logits: torch.Tensor, probability: bool) -> torch.Tensor:
-        return torch.sigmoid(logits) if probability and self.on == "outputs" else logits
+    def _outputs(self, probability: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+        """What the plain functions see of D's logits: its probabilities (made inside vmap for a stack, which
+        would drop the Probability's logits if made outside), or the logits themselves."""
+        return Probability if probability and self.on == "outputs" else lambda logits: logits
 
     def d_loss(self, batch: DiscriminatorBatch) -> torch.Tensor:
         if self._discriminator is None:
             raise NotImplementedError(f"{type(self).__name__} gives no discriminator loss")
-        real = self._outputs(batch.real_logits, batch.outputs_probability)
-        fake = self._outputs(batch.fake_logits, batch.outputs_probability)
-        function = torch.vmap(self._discriminator) if batch.stacked else self._discriminator
-        return function(real, fake)
+        outputs = self._outputs(batch.outputs_probability)
+        function = lambda real, fake: self._discriminator(outputs(real), outputs(fake))  # noqa: E731
+        return (torch.vmap(function) if batch.stacked else function)(batch.real_logits, batch.fake_logits)
 
     def g_loss(self, batch: GeneratorBatch) -> torch.Tensor:
         if self._generator is None:
             raise NotImplementedError(f"{type(self).__name__} gives no generator loss")
-        fake = self._outputs(batch.fake_logits, batch.outputs_probability)
-        function = torch.vmap(self._generator) if batch.stacked else self._generator
-        return function(fake)
+        outputs = self._outputs(batch.outputs_probability)
+        function = lambda fake: self._generator(outputs(fake))  # noqa: E731
+        return (torch.vmap(function) if batch.stacked else function)(batch.fake_logits)
+
+    def saturates(self) -> bool:
+        """Whether G's loss saturates, as the lab's minimax game does: where D confidently rejects the fakes
+        (logit -8), its gradient is under 1% of its gradient where D cannot tell (logit 0). Found by computing
+        both on a small batch (of probabilities, as a D that ends in a sigmoid gives them); a loss that cannot
+        be probed so counts as non-saturating."""
+        if getattr(self, "_saturates", None) is None:  # a subclass may not call Loss.__init__
+            try:
+                self._saturates = bool(_g_slope(self, -8.0) < 0.01 * _g_slope(self, 0.0))
+            except Exception:  # the user's code, probed on a made-up batch
+                self._saturates = False
+        return self._saturates
 
     def __repr__(self) -> str:
         return f"Loss({self.name!r})"
+
+
+def _g_slope(loss: Loss, logit: float) -> float:
+    """|d G's loss / d logit| where every fake gets D's `logit`."""
+    logits = torch.full((4,), logit, requires_grad=True)
+    batch = GeneratorBatch(
+        torch.zeros(4, 1),
+        None,
+        logits,
+        lambda x, labels=None: torch.zeros(len(x)),
+        0,
+        outputs_probability=True,
+        draw_real=lambda: (torch.zeros(4, 1), None),
+    )
+    (grad,) = torch.autograd.grad(loss.g_loss(batch), logits)
+    return float(grad.abs().sum())
 
 
 # ----- the formulas of the registered losses, on logits; each returns the batch mean -----
