@@ -29,7 +29,7 @@ from gankit.errors import GankitError, bad_value
 from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.models import build_models
 from gankit.models.normalization import normalise_discriminator
-from gankit.models.user import check_networks, discriminator_call, ends_in_sigmoid, generator_call
+from gankit.models.user import check_networks, discriminator_call, generator_call
 from gankit.penalties import GradientPenalties
 from gankit.resources import require
 from gankit.step import BatchWalker, adam_update, ema_decay, seeded, update_average
@@ -137,7 +137,7 @@ class Trainer:
             raise GankitError("only one of generator= and discriminator= was given; accepted: both of them, or neither")
         if generator is None:
             generator, discriminator = seeded(config.seed, lambda: build_models(config, dataset.shape, self.n_classes))
-        check_networks(
+        calls = check_networks(
             generator,
             discriminator,
             latent_dim=config.latent_dim,
@@ -150,10 +150,10 @@ class Trainer:
         self.G, self.D = generator.to(self.device), discriminator.to(self.device)
         if self.device.type == "cuda":  # let cuDNN pick the fastest convolution algorithms for these shapes
             torch.backends.cudnn.benchmark = True
-        self.outputs_probability = ends_in_sigmoid(self.D)
-        conditional = bool(self.n_classes)
-        self._g = generator_call(self.G, dataset.shape, conditional)
-        self._d = discriminator_call(self.D, dataset.shape, conditional)
+        self.outputs_probability = calls.outputs_probability
+        conditional, n_classes = bool(self.n_classes), self.n_classes
+        self._g = generator_call(self.G, dataset.shape, conditional, calls, n_classes)
+        self._d = discriminator_call(self.D, dataset.shape, conditional, calls, n_classes)
         # Data-parallel (torchrun): G and D in a DistributedDataParallel each, used for their own update only
         # (D's in its step, G's in its step, through the plain D), so each averages its own gradients.
         self.world = distributed.world()
@@ -162,9 +162,11 @@ class Trainer:
         if self.world.active:
             share = distributed.check_batch(config.batch_size, self.world)
             self._part = slice(self.world.rank * share, (self.world.rank + 1) * share)
-            self._g_step = generator_call(_data_parallel(self.G, self.device), dataset.shape, conditional)
+            self._g_step = generator_call(
+                _data_parallel(self.G, self.device), dataset.shape, conditional, calls, n_classes
+            )
             self._d_step = discriminator_call(
-                self.D, dataset.shape, conditional, wrap=lambda body: _data_parallel(body, self.device)
+                self.D, dataset.shape, conditional, calls, n_classes, wrap=lambda d: _data_parallel(d, self.device)
             )
         # An exponential moving average of G's weights (as in StyleGAN and BigGAN) is what gets
         # sampled and evaluated: it smooths out the oscillation of the two-player game.
@@ -174,7 +176,7 @@ class Trainer:
         # state copies into these tensors, and walking the modules each step is Python work a toy step notices.
         self._ema_pairs = (list(self.G_ema.parameters()), list(self.G.parameters())) if config.ema else ([], [])
         self._ema_statistics_stand = False  # whether those layers hold the standing statistics of today's average
-        self._sample = generator_call(self.sampler, dataset.shape, conditional)
+        self._sample = generator_call(self.sampler, dataset.shape, conditional, calls, n_classes)
         self.opt_g = self._adam(self.G, config.lr_g)
         self.opt_d = self._adam(self.D, config.lr_d)
         self._g_params = [p for p in self.G.parameters() if p.requires_grad]
