@@ -14,7 +14,7 @@ TRAIN = (
     "run = gankit.train(gankit.TrainConfig(dataset='circle', steps=300, eval_every=300, "
     "g_hidden=(16, 16), d_hidden=(16, 16)), live=100, figures=False)"
 )
-CELLS = ["import gankit", TRAIN, "run.plot()", TRAIN, "run.path.name"]
+CELLS = ["import gankit", TRAIN, "run.plot()", TRAIN, "run.path.name", "gankit.TrainConfig(dataset='circel')"]
 
 
 class _Recording(nbclient.NotebookClient):
@@ -34,7 +34,9 @@ class _Recording(nbclient.NotebookClient):
 def executed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("notebook")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])
-    client = _Recording(notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+    client = _Recording(
+        notebook, timeout=180, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(folder)}}
+    )
     client.execute()
     return notebook, client.updates
 
@@ -71,6 +73,14 @@ def test_re_running_the_training_cell_trains_into_a_new_folder(executed):
     assert not _outputs(notebook, 3, "error")
     (result,) = _outputs(notebook, 4, "execute_result")
     assert result["data"]["text/plain"] == "'circle-2'"
+
+
+def test_a_mistake_shows_one_readable_line_not_a_traceback(executed):
+    notebook, _ = executed
+    (error,) = _outputs(notebook, 5, "error")
+    assert error["ename"] == "GankitError" and "dataset='circel' is not valid; accepted: circle" in error["evalue"]
+    assert len(error["traceback"]) == 1 and "config.py" not in error["traceback"][0]
+    assert all(not _outputs(notebook, i, "error") for i in range(5))
 
 
 def test_without_ipywidgets_the_bar_stays_on_one_line(monkeypatch, capsys):

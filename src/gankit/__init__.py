@@ -19,7 +19,7 @@ gankit.write_report("runs/roll")                         # runs/roll/report.html
 
 from importlib.metadata import version
 
-from gankit import figures, plots, views
+from gankit import figures, notebook, plots, views
 from gankit.config import PRESETS, TrainConfig, preset
 from gankit.data import DATASETS
 from gankit.errors import GankitError
@@ -34,6 +34,7 @@ from gankit.runfolder import read_metrics
 from gankit.sweep import SweepResult, resume_sweep, sweep
 
 __version__ = version("gankit")  # pyproject.toml holds the one version number
+notebook.brief_errors()
 __all__ = [
     "DATASETS",
     "LOSSES",

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from gankit import distributed
+from gankit import distributed, doctor
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_members
 from gankit.notebook import progress_bar
@@ -125,6 +125,8 @@ class TrainingLoop:
         self.watch, self.watch_every = watch, watch_every if watch is not None else 0
         self.stop_on_divergence, self.resume_hint = stop_on_divergence, resume_hint
         self.seconds = 0.0  # time spent in run(), over all calls
+        self.eval_seconds = 0.0  # of which in evaluations and checkpoints
+        self.last_eval_cost = 0.0
         self.finished = game.step >= self.config.steps
         self._window: list[torch.Tensor] = []
         self.saved_step: int | None = None  # the step of the newest checkpoint this loop wrote
@@ -161,7 +163,7 @@ class TrainingLoop:
                     # The final step: the configured one, or the first past max_seconds (then treated just the same).
                     last = step == config.steps or over_time
                     log_due = step % config.log_every == 0 or last
-                    eval_due = step % config.eval_every == 0 or last
+                    eval_due = (step % config.eval_every == 0 and self._evaluation_affordable()) or last
                     save_due = step % config.checkpoint_every == 0 or last
                     sync_due = log_due or eval_due or save_due or step == end
                     # Ranks decide to stop together, at steps they all sync at; one process at any step.
@@ -173,42 +175,67 @@ class TrainingLoop:
                         if log_due:
                             self._log(step, stats, bar)
                         if eval_due:
-                            self._evaluate(step)
+                            self._timed(self._evaluate, step)
                         # Decided after the evaluation: a signal that arrived during it is answered with a checkpoint.
                         stop = stop or (bool(received) and not shared)
                         if save_due or stop:
-                            self._save(step)
+                            self._timed(self._save, step)
                     if self.watch_every and (step % self.watch_every == 0 or last):
                         self.watch(game)
                     if stop:
                         self._interrupted(step, received.get("signal", signal.SIGTERM))
                     if last:
                         self.finished = True
+                        self._ended(step)
         finally:
             bar.close()
+
+    def _timed(self, part: Callable[[int], None], step: int) -> None:
+        """`part(step)`, its time added to what evaluations and checkpoints have cost (`eval_seconds`)."""
+        started = time.perf_counter()
+        part(step)
+        self.last_eval_cost = time.perf_counter() - started
+        self.eval_seconds += self.last_eval_cost
+
+    def _evaluation_affordable(self) -> bool:
+        """Whether one more evaluation keeps evaluations and checkpoints within the config's share of the time
+        (config.eval_share; 0: always). Ranks of a data-parallel run decide together, by rank 0's clock."""
+        share = self.config.eval_share
+        if not share:
+            return True
+        return distributed.broadcast(self.eval_seconds + self.last_eval_cost <= share * self.seconds)
 
     # ----- the parts of a window -----
     def _sync(self, step: int, *, clear: bool) -> list[list[float]]:
         """The window's mean statistics per member (the one host sync); non-finite members diverge here."""
-        means = distributed.mean(torch.stack(self._window).mean(0)).reshape(self.game.K, len(STAT_NAMES))
+        window = torch.stack(self._window).reshape(len(self._window), self.game.K, len(STAT_NAMES))
+        means = distributed.mean(window.mean(0))
         if clear:
             self._window.clear()
-        finite = (torch.isfinite(means).all(1).cpu() & self.game.finite()).tolist()
+        weights = self.game.finite().tolist()
+        finite = torch.isfinite(means).all(1).cpu().tolist()
         values = means.tolist()
         for k in self.alive():
-            if not finite[k]:
-                self._diverged(k, step, dict(zip(STAT_NAMES, values[k])))
+            if not (finite[k] and weights[k]):
+                self._diverged(k, step, window[:, k].cpu())
         return values
 
-    def _diverged(self, k: int, step: int, stats: dict[str, float]) -> None:
+    def _diverged(self, k: int, step: int, window: torch.Tensor) -> None:
+        """Member k diverged by `step`; `window` holds its statistics of the steps up to it, one row a step."""
         member = self.members[k]
         if self.stop_on_divergence:
+            bad = (~torch.isfinite(window).all(1)).nonzero()
+            first = int(bad[0]) if len(bad) else len(window) - 1  # the first step whose statistics are not finite
             kept = list_checkpoints(member.run_dir) if member.run_dir is not None else []
-            last = f"last good checkpoint: {kept[-1]}" if kept else "no checkpoint was written yet"
-            config = self.game.configs[k]
             raise TrainingDiverged(
-                f"training diverged at step {step} (loss_d={stats['loss_d']}, loss_g={stats['loss_g']}); {last}; "
-                f"try a lower learning rate (lr_g={config.lr_g}, lr_d={config.lr_d}), beta1=0.5, or loss=nonsaturating"
+                doctor.divergence(
+                    step - (len(window) - 1 - first),
+                    dict(zip(STAT_NAMES, window[first].tolist())) if len(bad) else None,
+                    config=self.game.configs[k],
+                    loss=self.game.loss,
+                    outputs_probability=self.game.outputs_probability,
+                    checkpoint=f"last good checkpoint: {kept[-1]}" if kept else "no checkpoint was written yet",
+                )
             )
         member.diverged_at = step
         self._record(k, {"event": "diverged", "step": step})
@@ -267,6 +294,19 @@ class TrainingLoop:
         for k in writers:  # only once every member has this step's checkpoint
             rotate_checkpoints(self.members[k].run_dir, self.config.keep_checkpoints)
         self.saved_step = step
+
+    def _ended(self, step: int) -> None:
+        """The end of training in the log: its time, and how much of it went to evaluations and checkpoints."""
+        for k in self.alive():
+            self._record(
+                k,
+                {
+                    "event": "end",
+                    "step": step,
+                    "seconds": round(self.seconds, 3),
+                    "eval_seconds": round(self.eval_seconds, 3),
+                },
+            )
 
     def _threads_changed(self, step: int, count: int) -> None:
         for k in self.alive():  # results depend on the thread count: the log says which it was

@@ -5,7 +5,9 @@
   installed (`pip install 'gankit[notebook]'`), else the terminal bar (tqdm) in plain ASCII, written
   in place with carriage returns only, so that a notebook without ipywidgets shows one line, not one
   line per update;
-- `Display`: one output area of a notebook cell that a PNG is drawn into and then replaced in place.
+- `Display`: one output area of a notebook cell that a PNG is drawn into and then replaced in place;
+- `brief_errors()`: in a notebook, a GankitError shows as its one-line message, not a traceback through
+  gankit's code (the message is the whole explanation: what was wrong, and what is accepted).
 
 Nothing here imports IPython or ipywidgets unless a kernel is running, so that `import gankit` in a
 terminal or a notebook without ipywidgets prints no warning.
@@ -70,3 +72,24 @@ class Display:
             self._handle = display(Image(data=png), display_id=True)
         else:
             self._handle.update(Image(data=png))
+
+
+def say(text: str) -> None:
+    """One line for the user (on stderr, which a notebook shows under the cell): what gankit noticed or chose."""
+    print(f"gankit: {text}", file=sys.stderr, flush=True)
+
+
+def brief_errors() -> None:
+    """In a running notebook kernel, show each GankitError as `GankitError: message` and nothing more."""
+    if not in_notebook():
+        return
+    from gankit.errors import GankitError
+
+    def show(shell: Any, kind: type, error: BaseException, _traceback: Any, tb_offset: Any = None) -> None:
+        line = f"{kind.__name__}: {error}"
+        if hasattr(shell, "_showtraceback"):  # the kernel's error message: the cell fails, with this line only
+            shell._showtraceback(kind, error, [line])
+        else:
+            print(line, file=sys.stderr)
+
+    sys.modules["IPython"].get_ipython().set_custom_exc((GankitError,), show)
