@@ -15,12 +15,28 @@ from typing import Any
 
 from gankit.data import DATASETS, is_point_file
 from gankit.errors import GankitError, bad_value
-from gankit.losses import LOSSES
+from gankit.losses import LOSSES, Loss
 from gankit.models import MODELS
 from gankit.models.normalization import D_NORMS
 from gankit.penalties import PENALTIES
 
 DEVICES = ("cpu", "cuda", "auto")
+# Adam's learning rate (G's and D's) and betas by default. Toy data: (0, 0.99), as StyleGAN2 and R3GAN train, reach
+# 2x the floor sooner than (0.5, 0.999). A saturating G loss (the lab sheet's minimax game) on toy data collapses
+# at that pace: once D overtakes G, G's vanishing gradient cannot bring it back; it gets its own, measured on the
+# lab's networks (docs: Benchmarks, benchmarks.student_toys). Images: the DCGAN choice.
+ADAM_DEFAULTS = {
+    ("toy", False): {"lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0, "beta2": 0.99},
+    ("toy", True): {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999},
+    ("image", False): {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    ("image", True): {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+}
+
+
+def adam_defaults(*, image: bool, saturating: bool) -> dict[str, float]:
+    """lr_g, lr_d, beta1 and beta2 for fields left at None (see ADAM_DEFAULTS)."""
+    return ADAM_DEFAULTS["image" if image else "toy", saturating]
+EVAL_SHARE = 0.1  # the default eval_share
 PRECISIONS = ("auto", "fp32", "bf16")
 # Fields whose value is a registered name: the registry validates them and the CLI lists its names.
 REGISTERED = {"dataset": DATASETS, "model": MODELS, "loss": LOSSES}
@@ -71,6 +87,9 @@ class TrainConfig:
     log_every: int = 100  # steps between lines of the metrics log (and progress-bar updates)
     eval_every: int | None = None  # steps between metric evaluations; None: steps // 10
     checkpoint_every: int | None = None  # steps between checkpoints; None: eval_every
+    # Evaluations (an MNIST FD takes seconds) must not crowd out training: one due while evaluations and checkpoints
+    # have taken more than this share of the time is put off; the final step is always evaluated.
+    eval_share: float | None = None  # max share of time evaluating; None: 0.1 (0, no limit, when eval_every is set)
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     tensorboard: bool = False  # also log the numbers and sample figures as TensorBoard events in RUN/tensorboard
     # one thread is faster for toy-sized matrices; MNIST models and a sweep's stacks use every core
@@ -149,6 +168,26 @@ class TrainConfig:
         """A new config: the fields set here, with `changes`; the defaults follow (dataset, steps, ...)."""
         return TrainConfig.from_dict({**self.given(), **changes})
 
+    def for_loss(self, loss: Loss) -> TrainConfig:
+        """This config as it trains `loss` (the user's own, which the config calls `custom`): with Adam's defaults
+        for a saturating G loss where lr_g, lr_d, beta1 and beta2 were left to their defaults."""
+        if not loss.saturates():
+            return self
+        defaults = adam_defaults(image=self.is_image, saturating=True)
+        return self.replace(**{name: value for name, value in defaults.items() if name not in self._given})
+
+    def saturating_note(self, loss: Loss) -> str | None:
+        """The line that says Adam's defaults for a saturating G loss are what `loss` trains with, or None."""
+        defaults = adam_defaults(image=self.is_image, saturating=True)
+        left = [name for name in defaults if name not in self._given]
+        if not left or not loss.saturates() or defaults == adam_defaults(image=self.is_image, saturating=False):
+            return None
+        chosen = ", ".join(f"{name}={defaults[name]:g}" for name in left)
+        return (
+            f"G's loss saturates (its gradient vanishes where D rejects the fakes), so it trains with {chosen}, "
+            "the defaults measured for such losses (set them to choose your own)"
+        )
+
     # ----- derived facts -----
     @property
     def is_image(self) -> bool:
@@ -205,19 +244,16 @@ class TrainConfig:
             self.n_samples = DATASETS[self.dataset].train_size
         if self.batch_size is None:
             self.batch_size = 64 if image else 128
-        if self.beta1 is None:
-            self.beta1 = 0.5 if image else 0.0
-        if self.beta2 is None:
-            self.beta2 = 0.999 if image else 0.99
-        default_lr = 2e-4 if image else 2e-3
-        if self.lr_g is None:
-            self.lr_g = default_lr
-        if self.lr_d is None:
-            self.lr_d = default_lr
+        saturating = self.loss in LOSSES and LOSSES[self.loss].saturates()
+        for name, value in adam_defaults(image=image, saturating=saturating).items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         if self.eval_every is None:
             self.eval_every = max(1, self.steps // 10) if self.steps > 0 else 1
         if self.checkpoint_every is None:
             self.checkpoint_every = self.eval_every
+        if self.eval_share is None:
+            self.eval_share = 0.0 if "eval_every" in self._given else EVAL_SHARE
         own = LOSSES[self.loss].penalties if self.loss in LOSSES else {}
         for name, penalty in PENALTIES.items():
             if getattr(self, penalty.field) is None:
@@ -260,7 +296,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise bad_value(name, value, "a positive finite number")
-        for name in ("beta1", "beta2", "ema"):
+        for name in ("beta1", "beta2", "ema", "eval_share"):
             value = getattr(self, name)
             if not (0 <= value < 1):
                 raise bad_value(name, value, "a number in [0, 1)")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit import distributed
+from gankit import distributed, doctor
 from gankit.checkpoint import load_checkpoint
 from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
@@ -33,6 +33,7 @@ from gankit.live import live_view
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
 from gankit.models.user import build_pair, check_fits, describe, load_models_file
+from gankit.notebook import say
 from gankit.plots import Figure, Figures, figure_to_array
 from gankit.registry import CUSTOM
 from gankit.runfolder import (
@@ -55,7 +56,7 @@ from gankit.runfolder import (
 )
 from gankit.tensorboard import TensorBoardLog
 from gankit.threads import ThreadGovernor, torch_threads, training_threads
-from gankit.trainer import Trainer
+from gankit.trainer import Trainer, resolve_loss
 from gankit.views import (
     Snapshot,
     Sources,
@@ -98,13 +99,14 @@ class _Networks:
         return self.generator is not None or (self.loss is not None and config_name(self.loss) == CUSTOM)
 
     def configure(self, config: TrainConfig) -> TrainConfig:
-        """The config as the run records it: `custom` for the user's networks or loss."""
+        """The config as the run records it: `custom` for the user's networks or loss, Adam's defaults for it."""
         changes: dict[str, Any] = {}
         if self.generator is not None:
             changes["model"] = CUSTOM
         if self.loss is not None:
             changes["loss"] = config_name(self.loss)
-        return config.replace(**changes) if changes else config
+        configured = config.replace(**changes) if changes else config
+        return configured.for_loss(self.loss) if self.loss is not None else configured
 
     def description(self) -> dict[str, Any] | None:
         if not self.custom:
@@ -212,10 +214,13 @@ def _start(
         raise GankitError(f"config={type(config).__name__} is not valid; accepted: a gankit.TrainConfig")
     run_dir = check_out_path(out) if out is not None else default_run_dir(config)
     networks = _Networks(config, generator, discriminator, loss, models)
+    note = config.saturating_note(resolve_loss(config, networks.loss))
     config = networks.configure(config)
     dataset = load_dataset(config)  # before touching the folder: bad data leaves nothing behind
     with torch_threads(training_threads(config)):
         trainer = networks.trainer(config, dataset)  # bad networks, too
+    if note is not None:
+        say(note)
     return run_dir, trainer, networks
 
 
@@ -394,7 +399,12 @@ class Training:
         if self.tensorboard is not None:
             self.tensorboard.close()
         distributed.barrier()  # rank 0 has written the last checkpoint
-        run = Run(self.path, generator=self.networks.generator, discriminator=self.networks.discriminator)
+        finding = doctor.ended_worse(self.member.records)
+        if finding is not None and distributed.world().writes:
+            say(finding)
+            append_metrics(self.path, {"event": "finding", "step": self.trainer.step, "text": finding})
+        networks = self.networks
+        run = Run(self.path, generator=networks.generator, discriminator=networks.discriminator, loss=networks.loss)
         if self.figures:
             run.plot()
         return run

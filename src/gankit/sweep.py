@@ -503,7 +503,8 @@ class _Factories:
         changes: dict[str, Any] = {"model": CUSTOM} if self.generator is not None else {}
         if loss is not None:
             changes["loss"] = config_name(loss)
-        return config.replace(**changes) if changes else config
+        configured = config.replace(**changes) if changes else config
+        return configured.for_loss(loss) if loss is not None else configured
 
     def description(self, networks: tuple[nn.Module, nn.Module] | None, loss: Loss | None) -> dict[str, Any] | None:
         custom_loss = loss is not None and config_name(loss) == CUSTOM
