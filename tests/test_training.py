@@ -169,3 +169,36 @@ def test_the_sampled_average_of_g_gets_the_batch_norm_statistics_of_its_own_acti
     for _ in range(3):
         assert torch.equal(sampled.train_step(), twin.train_step())
     assert all(torch.equal(a, b) for a, b in zip(_weights(sampled), _weights(twin)))
+
+
+def _slow_evaluations(monkeypatch, seconds: float) -> None:
+    import time
+
+    import gankit.loop
+
+    def slow(game, evaluators):
+        time.sleep(seconds)
+        return evaluate_members(game, evaluators)
+
+    monkeypatch.setattr(gankit.loop, "evaluate_members", slow)
+
+
+def test_evaluations_take_at_most_their_share_of_the_time_by_default(tmp_path, monkeypatch):
+    """With eval_every left to its default, an evaluation (and checkpoint) due while they have taken more than
+    eval_share of the time is put off; the final step is evaluated all the same."""
+    _slow_evaluations(monkeypatch, 0.3)  # far more than the training between two evaluations
+    config = TrainConfig(dataset="circle", steps=1000, g_hidden=(16,), d_hidden=(16,), log_every=50)
+    assert config.eval_every == 100 and config.eval_share == 0.1
+    run = gankit.train(config, tmp_path / "r", progress=False, figures=False)
+    evaluated = [r["step"] for r in run.metrics if "w1" in r]
+    assert evaluated[0] == 100 and evaluated[-1] == 1000 and len(evaluated) <= 3  # not all 10
+    (end,) = [r for r in run.metrics if r.get("event") == "end"]
+    assert 0 < end["eval_seconds"] < end["seconds"]
+
+
+def test_an_explicit_eval_every_is_kept(tmp_path, monkeypatch):
+    _slow_evaluations(monkeypatch, 0.02)
+    config = TrainConfig(dataset="circle", steps=200, g_hidden=(16,), d_hidden=(16,), eval_every=20)
+    assert config.eval_share == 0
+    run = gankit.train(config, tmp_path / "r", progress=False, figures=False)
+    assert [r["step"] for r in run.metrics if "w1" in r] == list(range(20, 201, 20))

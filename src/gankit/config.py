@@ -36,6 +36,8 @@ ADAM_DEFAULTS = {
 def adam_defaults(*, image: bool, saturating: bool) -> dict[str, float]:
     """lr_g, lr_d, beta1 and beta2 for fields left at None (see ADAM_DEFAULTS)."""
     return ADAM_DEFAULTS["image" if image else "toy", saturating]
+
+
 EVAL_SHARE = 0.1  # the default eval_share
 PRECISIONS = ("auto", "fp32", "bf16")
 # Fields whose value is a registered name: the registry validates them and the CLI lists its names.
@@ -87,8 +89,8 @@ class TrainConfig:
     log_every: int = 100  # steps between lines of the metrics log (and progress-bar updates)
     eval_every: int | None = None  # steps between metric evaluations; None: steps // 10
     checkpoint_every: int | None = None  # steps between checkpoints; None: eval_every
-    # Evaluations (an MNIST FD takes seconds) must not crowd out training: one due while evaluations and checkpoints
-    # have taken more than this share of the time is put off; the final step is always evaluated.
+    # Evaluations (an MNIST FD takes seconds) must not crowd out training: an evaluation or checkpoint due while they
+    # have taken more than this share of the time is put off; the final step is always evaluated and saved.
     eval_share: float | None = None  # max share of time evaluating; None: 0.1 (0, no limit, when eval_every is set)
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     tensorboard: bool = False  # also log the numbers and sample figures as TensorBoard events in RUN/tensorboard

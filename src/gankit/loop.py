@@ -126,7 +126,7 @@ class TrainingLoop:
         self.stop_on_divergence, self.resume_hint = stop_on_divergence, resume_hint
         self.seconds = 0.0  # time spent in run(), over all calls
         self.eval_seconds = 0.0  # of which in evaluations and checkpoints
-        self.last_eval_cost = 0.0
+        self.last_eval_cost = 0.0  # of the latest step that evaluated or checkpointed
         self.finished = game.step >= self.config.steps
         self._window: list[torch.Tensor] = []
         self.saved_step: int | None = None  # the step of the newest checkpoint this loop wrote
@@ -163,8 +163,10 @@ class TrainingLoop:
                     # The final step: the configured one, or the first past max_seconds (then treated just the same).
                     last = step == config.steps or over_time
                     log_due = step % config.log_every == 0 or last
-                    eval_due = (step % config.eval_every == 0 and self._evaluation_affordable()) or last
+                    eval_due = step % config.eval_every == 0 or last
                     save_due = step % config.checkpoint_every == 0 or last
+                    if (eval_due or save_due) and not last and not self._affordable():
+                        eval_due = save_due = False  # put off: they have had their share of the time
                     sync_due = log_due or eval_due or save_due or step == end
                     # Ranks decide to stop together, at steps they all sync at; one process at any step.
                     stop = (sync_due and distributed.any_rank(bool(received))) if shared else bool(received)
@@ -174,12 +176,16 @@ class TrainingLoop:
                             self._threads_changed(step, count)
                         if log_due:
                             self._log(step, stats, bar)
+                        started_parts = time.perf_counter()
                         if eval_due:
-                            self._timed(self._evaluate, step)
+                            self._evaluate(step)
                         # Decided after the evaluation: a signal that arrived during it is answered with a checkpoint.
                         stop = stop or (bool(received) and not shared)
                         if save_due or stop:
-                            self._timed(self._save, step)
+                            self._save(step)
+                        if eval_due or save_due or stop:
+                            self.last_eval_cost = time.perf_counter() - started_parts
+                            self.eval_seconds += self.last_eval_cost
                     if self.watch_every and (step % self.watch_every == 0 or last):
                         self.watch(game)
                     if stop:
@@ -190,15 +196,8 @@ class TrainingLoop:
         finally:
             bar.close()
 
-    def _timed(self, part: Callable[[int], None], step: int) -> None:
-        """`part(step)`, its time added to what evaluations and checkpoints have cost (`eval_seconds`)."""
-        started = time.perf_counter()
-        part(step)
-        self.last_eval_cost = time.perf_counter() - started
-        self.eval_seconds += self.last_eval_cost
-
-    def _evaluation_affordable(self) -> bool:
-        """Whether one more evaluation keeps evaluations and checkpoints within the config's share of the time
+    def _affordable(self) -> bool:
+        """Whether evaluating and checkpointing once more keeps them within the config's share of the time
         (config.eval_share; 0: always). Ranks of a data-parallel run decide together, by rank 0's clock."""
         share = self.config.eval_share
         if not share:
