@@ -65,9 +65,12 @@ def test_every_preset_is_documented_with_its_fields():
             assert f"{key}=" in rows[name][0], (name, key)
 
 
-@pytest.mark.parametrize("page", ["README.md", *sorted(p.name for p in (ROOT / "docs").glob("*.md"))])
+PAGES = ["README.md", *sorted(str(page.relative_to(ROOT)) for page in (ROOT / "docs").rglob("*.md"))]
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_relative_links_point_at_files_that_exist(page):
-    path = ROOT / page if page == "README.md" else ROOT / "docs" / page
+    path = ROOT / page
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text()):
         if "://" not in target and not target.startswith("mailto:"):
             assert (path.parent / target).exists(), f"{page}: {target}"
