@@ -74,3 +74,15 @@ def test_relative_links_point_at_files_that_exist(page):
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text()):
         if "://" not in target and not target.startswith("mailto:"):
             assert (path.parent / target).exists(), f"{page}: {target}"
+
+
+def test_defaults_quoted_in_the_descriptions_are_trainconfigs():
+    """A description that names its defaults ("None: 128 toy, 64 MNIST") names the ones TrainConfig fills in."""
+    rows = _rows((ROOT / "docs" / "reference" / "config.md").read_text())
+    toy, mnist = TrainConfig(dataset="circle"), TrainConfig(dataset="mnist")
+    quoted = {name: re.search(r"None: (\S+) toy, (\S+) MNIST", cells[-1]) for name, cells in rows.items()}
+    quoted = {name: match.groups() for name, match in quoted.items() if match}
+    assert {"batch_size", "lr_g", "beta1", "beta2"} <= set(quoted)
+    for name, (toy_text, mnist_text) in quoted.items():
+        assert float(toy_text) == getattr(toy, name), name
+        assert float(mnist_text) == getattr(mnist, name), name
