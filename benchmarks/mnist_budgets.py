@@ -6,7 +6,7 @@
 The MNIST counterpart of `benchmarks.time_to_quality`. Each seed trains the preset as `gankit.train`
 runs it (its training loop, on the threads gankit chooses) in chunks of `--chunk` steps; only the
 chunks are on the clock. After the first chunk that ends past a budget, the model is scored off the
-clock with the evaluator of `gankit.train` (10,000 samples; README: MNIST): FD over its floor, label
+clock with the evaluator of `gankit.train` (10,000 samples; docs/guide/metrics.md): FD over its floor, label
 accuracy (conditional presets), the smallest digit share and the classifier score. Printed per preset
 and budget: the seconds and steps actually trained when it was scored (and, per seed, the precision of
 the networks' products: bfloat16 on a CPU with native bf16), and each metric as median [min, max] over

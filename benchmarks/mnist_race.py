@@ -35,7 +35,7 @@ from gankit.data.mnist import load_mnist
 from gankit.evaluation import evaluate_members
 from gankit.threads import usable_cores
 
-# Steps between scores, (common loop, gankit), about 10 s of training each on the 2-core machine (README: Speed).
+# Steps between scores, (common loop, gankit), about 10 s of training each on the 2-core machine (docs/benchmarks.md).
 CHUNK_STEPS = {"mnist_mlp": (400, 600), "dcgan": (60, 200)}
 QUICK_CHUNK_STEPS = {"mnist_mlp": (40, 40), "dcgan": (6, 10)}
 COMMON = "common loop"

@@ -33,7 +33,7 @@ SEEDS = 10
 # The loss, its penalties and D's normalisation: what every row sets anew; the rest comes from the preset
 # (a row may override it too: WGAN-GP's critic steps).
 ROW_FIELDS = ("loss", "gp_lambda", "r1_gamma", "r2_gamma", "penalty_every", "d_norm")
-R1_GAMMA = 0.1  # the R1 row's gamma, as the preset's (see README: Losses)
+R1_GAMMA = 0.1  # the R1 row's gamma, as the preset's (see docs/benchmarks.md)
 LOSS_ROWS = {
     "nonsaturating": dict(loss="nonsaturating"),
     "minimax": dict(loss="minimax"),

@@ -3,8 +3,8 @@
     python -m benchmarks.own_networks [--seeds 8] [--steps 3000]
 
 Both train with gankit's toy defaults on the circle (1,000 points; batch, lr, Adam's betas and the EMA
-as README: Training), as one sweep each (the lab's networks stack like gankit's), and are scored on
-held-out data with the evaluator of `gankit.train` (W1 / floor; README: Metrics). Prints each one's mean
+as docs/guide/training.md), as one sweep each (the lab's networks stack like gankit's), and are scored on
+held-out data with the evaluator of `gankit.train` (W1 / floor; docs/guide/metrics.md). Prints each one's mean
 W1 / floor [95% t-interval] over the seeds.
 
 Three pairs of networks, each G from a 10-d latent through 3 linear layers (ReLU):

@@ -5,7 +5,7 @@
     python benchmarks/sweep_speed.py --batch-size 100  # the lab's batch
     python benchmarks/sweep_speed.py --end-to-end      # also gankit.train vs gankit.sweep, evaluation and files included
 
-The target (issue 6): K = 64 GANs at once take at most 8x the wall time of one run of the same length.
+The target: K = 64 GANs at once take at most 8x the wall time of one run of the same length.
 
 "training": building the trainer(s) (data, initial weights) and `steps` training steps, for one
 `gankit.trainer.Trainer` (what gankit.train runs) and for one `StackedTrainer` of K members
@@ -23,7 +23,7 @@ repeats are printed: wall seconds (the target's measure) and CPU seconds of this
 The last line bounds what any stack could do here: the matrix work of K GANs at the peak rate of
 the stack's largest product (measured on the stack's threads), against the single run's time.
 
-The measured ratios are in the README (Speed of a stack).
+The measured ratios are in docs/benchmarks.md (A stack of toy GANs).
 """
 
 from __future__ import annotations

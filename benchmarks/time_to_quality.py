@@ -7,7 +7,7 @@ the lab's loop (`benchmarks.baselines.lab_circle`: 100 points, batch 100, DataLo
 Adam, one thread) chunk by chunk in one process, so both share whatever load the machine has. Only the
 chunks are on the clock; after each chunk the model is scored off the clock with gankit's toy metric:
 W1 / floor, W1 averaged over 8 pairs of 500 generated and fresh real points, the floor over 30 real
-pairs (`gankit.metrics.toy.ToyEvaluator`; README: Metrics).
+pairs (`gankit.metrics.toy.ToyEvaluator`; docs/guide/metrics.md).
 
 Printed per data set, as median [min, max] over the seeds:
 - the quality at each wall-time budget: the score of the last chunk that ended within it;
@@ -16,7 +16,7 @@ Printed per data set, as median [min, max] over the seeds:
   times is a measured ratio, not a bound.
 
 `--config '{"batch_size": 256}'` races those TrainConfig fields over the defaults instead (how the
-defaults were chosen; README: Speed); `--no-lab` leaves the lab's loop out.
+defaults were chosen; docs/benchmarks.md); `--no-lab` leaves the lab's loop out.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue-2 quality check: with default settings, does each toy GAN reach W1 <= 2x the
+"""Quality of the toy defaults: with default settings, does each toy GAN reach W1 <= 2x the
 real-vs-real floor within 60 s of training on this machine?
 
 Trains with the default TrainConfig of each dataset, evaluates every 250 steps (evaluation

@@ -124,7 +124,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a GAN and write a run folder")
-    train.add_argument("--out", help="run folder (default runs/<dataset>-<time>)")
+    train.add_argument("--out", help="run folder (default runs/<dataset>-<n>, the next free number)")
     train.add_argument("--preset", help=f"named settings: {', '.join(sorted(PRESETS))}")
     train.add_argument("--config", help="JSON file of TrainConfig fields (over the preset; flags override it)")
     train.add_argument(

@@ -52,7 +52,7 @@ class TrainConfig:
     # Each field's trailing comment is its help text in `gankit train --help`; the lines above a field say why.
     # --- data ---
     dataset: str = "circle"  # a registered data set, or a path to a .csv / .npy file of points
-    # None: the data set's own size (the circle: 1,000 points, not the lab's 100; see README), all 60,000 images
+    # None: the data set's own size (the circle's is larger than the lab's 100: docs/guide/data.md), all the images
     n_samples: int | None = None  # training-set size (images: the first N); None: the data set's default
     noise: float | None = None  # toy noise; None: the data set's own (circle 0, moons/swiss_roll 0.05, ring/grid sigma)
     data_dir: str | None = None  # folder with the MNIST files; None: $GANKIT_DATA_DIR, then the user cache
@@ -60,25 +60,25 @@ class TrainConfig:
     model: str = "mlp"  # the networks (dcgan needs image data; custom: your own G and D)
     conditional: bool = False  # feed one-hot labels to G and D (image datasets)
     latent_dim: int = 10  # size of z ~ N(0, I)
-    # None: the model's defaults (gankit.models.MODELS): 128,128 toy (the lab's 3 linear layers), 256,512,1024 MNIST
+    # None: the model's defaults (gankit.models.MODELS), one pair for toy data and one for images
     g_hidden: tuple[int, ...] | None = None  # G's hidden widths (dcgan: its fully connected layers); None: the model's
     d_hidden: tuple[int, ...] | None = None  # D's hidden widths (dcgan: its fully connected layers); None: the model's
     # --- loss and optimisation ---
     loss: str = "nonsaturating"  # the GAN loss (minimax is the lab's saturating game; custom: your own Loss)
     steps: int = 5000  # generator updates
     max_seconds: float | None = None  # also stop (evaluated and checkpointed) after this much training; None: no limit
-    # 128 for toy data: with 64-wide networks and Adam (0, 0.99), the fastest to 1.5x the W1 floor (README: Speed)
+    # toy data: with the toy networks and Adam betas, the batch that reaches a W1 ratio soonest (docs/benchmarks.md)
     batch_size: int | None = None  # samples per batch; None: 128 toy, 64 MNIST
-    # 2e-3 toy: all of 8 circle seeds at W1 <= 2x floor by step 1,000, against 2 of 8 at 1e-3 (README; earlier nets)
+    # toy: chosen by the steps to a given W1 ratio over seeds; a lower rate needs more, a higher one drifts after
     lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy, 2e-4 MNIST
     lr_d: float | None = None  # Adam learning rate of D; None: lr_g's default
-    # Toy: (0, 0.99), as StyleGAN2 and R3GAN train: the toy sets reach 2x the floor sooner than at (0.5, 0.999) (README)
+    # Toy: (0, 0.99), as StyleGAN2 and R3GAN train: the toy sets reach a given W1 ratio sooner (docs/benchmarks.md)
     beta1: float | None = None  # Adam beta1; None: 0 toy, 0.5 MNIST (the DCGAN choice)
     beta2: float | None = None  # Adam beta2; None: 0.99 toy, 0.999 MNIST
     d_steps: int = 1  # D updates per G update
     ema: float = 0.999  # decay of the moving average of G's weights that is sampled; 0 samples G itself
     seed: int = 0  # seeds data, initial weights and every draw of z: same seed, same run
-    # --- penalties on D's gradients, normalisation of D (gankit.penalties; README: Losses) ---
+    # --- penalties on D's gradients, normalisation of D (gankit.penalties; docs/guide/models-and-losses.md) ---
     # None: the loss's own weight (wasserstein: 10, WGAN-GP's; relativistic: R1 and R2 of one gamma), else 0
     gp_lambda: float | None = None  # gradient penalty lambda (||grad D(x_hat)|| - 1)^2, x_hat between real and fake
     r1_gamma: float | None = None  # R1 penalty gamma/2 ||grad D(x)||^2 on real points; None: the loss's own, else 0
@@ -333,12 +333,12 @@ def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-# The lab's three MNIST experiments, tuned on a 2-core CPU (numbers in the README).
+# The lab's three MNIST experiments, tuned on a 2-core CPU (the measurements: docs/benchmarks.md).
 PRESETS: dict[str, dict[str, Any]] = {
-    # MLP GAN: batch 128 and lr 5e-4: FD 12.9 after 20,000 steps (318 s); lr 2e-4 ends level (12.0) but starts slower.
+    # MLP GAN: lr 5e-4 rather than the MNIST default: it ends level with it and gets there sooner.
     "mnist-gan": dict(dataset="mnist", model="mlp", latent_dim=64, batch_size=128, lr_g=5e-4, lr_d=5e-4, steps=20000),
     # Conditional MLP GAN (D a projection discriminator): its batch, lrs and betas chosen by quality after 3 minutes
-    # of training (README: MNIST under Speed; the batch on a CPU with native bf16, where a larger batch costs less).
+    # of training (docs/benchmarks.md, MNIST; the batch on a CPU with native bf16, where a larger batch costs less).
     "mnist-cgan": dict(
         dataset="mnist",
         model="mlp",
@@ -354,7 +354,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # DCGAN with its default fully connected layers of 512 in G and D (see models/dcgan.py), lr 5e-4.
     "mnist-dcgan": dict(dataset="mnist", model="dcgan", latent_dim=64, lr_g=5e-4, lr_d=5e-4, steps=7000),
     # The mode-collapse benchmarks (python -m benchmarks.mode_collapse): the non-saturating loss with R1 and Adam
-    # (0, 0.99) came out best on both in the README's table (least squares with R1 second).
+    # (0, 0.99) came out best on both (docs/benchmarks.md, mode collapse; least squares with R1 second).
     **{
         f"mode-collapse-{dataset}": dict(
             dataset=dataset,

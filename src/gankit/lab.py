@@ -35,7 +35,7 @@ class Lab:
     """A run folder trained by hand, one half-step at a time if you like (see the module's docstring).
 
     Arguments as for `gankit.train`: the config (default: gankit's circle), the run folder (default: the
-    next runs/<dataset>-<n>), your own networks and loss, `force` to replace an existing folder.
+    next `runs/<dataset>-<n>`), your own networks and loss, `force` to replace an existing folder.
     """
 
     def __init__(

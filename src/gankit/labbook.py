@@ -9,7 +9,7 @@ The questions, each answered with its figures and numbers measured in this very 
 5. MNIST: the MLP GAN, the conditional GAN (row = digit, label accuracy) and the DCGAN, their
    digit grids over training and their classifier metrics.
 
-`quick=True` trains fewer steps and seeds, for a class on laptops (the README gives its time here).
+`quick=True` trains fewer steps and seeds, for a class on laptops (docs/benchmarks.md gives its time).
 The pages and run folders go under `out`: out/report.html, out/runs/<question>, out/latent-sweep.
 """
 

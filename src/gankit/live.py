@@ -5,7 +5,7 @@ points) with the loss and W1 curves so far; for images, the grid of the same 100
 training loop calls the view every `every` steps (`TrainingLoop(watch=...)`); by default a due redraw
 is skipped while drawing has taken more than LIVE_BUDGET of the time since training started, so that the
 view never costs more than about that share of the training time however fast the steps are (the
-measured cost is in the README). In a terminal there is no live view.
+measured cost is on docs/benchmarks.md). In a terminal there is no live view.
 """
 
 from __future__ import annotations

@@ -264,7 +264,7 @@ _register("hinge", d_loss_hinge, g_loss_hinge)
 _register("least_squares", d_loss_least_squares, g_loss_least_squares)
 # WGAN-GP's lambda 10 (Gulrajani et al. 2017).
 _register("wasserstein", d_loss_wasserstein, g_loss_wasserstein, needs_critic=True, penalties={"gp": 10.0})
-# R1 and R2 of one gamma, as R3GAN; gamma measured on the ring and the grid (README: Losses).
+# R1 and R2 of one gamma, as R3GAN; gamma measured on the ring and the grid (docs/benchmarks.md).
 LOSSES.add("relativistic", RelativisticLoss(name="relativistic", on="logits", penalties={"r1": 1.0, "r2": 1.0}))
 
 

@@ -628,7 +628,7 @@ def _curve_panels(fig: Figure, cells: Sequence[Any], records: Sequence[dict], st
                 )
         if bottom.lines and all(np.all(line.get_ydata() > 0) for line in bottom.lines):
             bottom.set_yscale("log")
-            # Plain numbers, no minor labels: mathtext tick labels made a live redraw a third slower.
+            # Plain numbers, no minor labels: mathtext tick labels make a live redraw markedly slower.
             bottom.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
             bottom.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             bottom.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())

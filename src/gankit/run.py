@@ -183,7 +183,7 @@ def train(
 ) -> Run:
     """Train a GAN as `config` says and return the finished Run.
 
-    `out` is the run folder (default runs/<dataset>-<n>, the next free number); an existing one is only replaced with
+    `out` is the run folder (default `runs/<dataset>-<n>`, the next free number); an existing one is only replaced with
     `force=True`, and only when gankit wrote it (use `resume` to continue it). `generator`,
     `discriminator` (any nn.Modules, see gankit.models.user) and `loss` (a gankit.Loss) replace
     gankit's own; `models` is a Python file defining make_generator(config) / make_discriminator(config)

@@ -78,8 +78,8 @@ def keep_freed_memory() -> bool:
     """Let this process keep freed memory for reuse instead of handing it back to the OS (glibc only).
 
     A stack's activations are blocks of megabytes. By default glibc gives such blocks back to the
-    OS when they are freed and page-faults them in again on the next step, which cost about 40%
-    of a stacked step on a 2-core CPU. This sets glibc's M_MMAP_THRESHOLD to 32 MiB and
+    OS when they are freed and page-faults them in again on the next step, a large share of a
+    stacked step's time. This sets glibc's M_MMAP_THRESHOLD to 32 MiB and
     M_TRIM_THRESHOLD to 128 MiB for the whole process (it then holds up to 128 MiB of freed
     memory). `gankit.sweep` calls it; returns False, changing nothing, where malloc is not glibc's.
     """

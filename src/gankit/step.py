@@ -5,10 +5,10 @@
 - `ema_decay` and `update_average`: the EMA of G's weights with its warm-up ramp;
 - `adam_update`: the fused Adam kernel behind `torch.optim.Adam(fused=True)`, called directly.
 
-Private torch calls kept here, measured on this 2-core CPU for the default toy networks (1 thread):
+Private torch calls kept here, because a toy step is small enough that per-call Python work dominates it:
 `torch._fused_adam_` is what `torch.optim.Adam(fused=True).step()` runs, bit for bit; calling it
-directly costs 31 us per update against 76 us through `step()` (its per-call Python work), two updates
-per GAN step. `torch._foreach_lerp_` updates the EMA in 9 us against 16 us for a loop of `Tensor.lerp_`.
+directly skips `step()`'s per-call work, twice per GAN step. `torch._foreach_lerp_` updates the EMA in
+one call rather than a loop of `Tensor.lerp_`.
 """
 
 from __future__ import annotations

@@ -397,7 +397,7 @@ def sweep(
 
     `base` is the TrainConfig (or dict of fields) that the grid's values override; `seeds` is a
     count N (seeds 0..N-1, default 8) or a list. `out` is the sweep folder (default
-    runs/sweep-<dataset>-<time>; an existing sweep folder is replaced only with force=True).
+    `runs/sweep-<dataset>-<time>`; an existing sweep folder is replaced only with force=True).
     `interval` is "t" (Student's t, default) or "bootstrap". `save_runs=False` removes the per-GAN
     run folders once the sweep is done. Your own networks: `generator` and `discriminator` are
     functions config -> nn.Module (each GAN gets its own, built under its seed), or `models` a models

@@ -100,7 +100,7 @@ def free_cores(others: float | None, cores: int) -> int:
 def training_threads(config: TrainConfig, members: int = 1, *, others: float | None = None) -> int:
     """`config.threads` (capped at the usable cores, with a warning), else: one thread for a single toy
     GAN, and for image models and for stacks of two or more toy GANs the usable cores that other
-    processes leave free (64 GANs: 1.4x faster on two cores than on one at width 32, 1.7x at width 128)."""
+    processes leave free (a stack of many GANs has enough work to share between cores)."""
     cores = usable_cores()
     if config.threads:
         if config.threads > cores:  # more threads than cores only make them wait for each other

@@ -37,7 +37,7 @@ from gankit.step import BatchWalker, adam_update, ema_decay, seeded, update_aver
 GENERATE_PIECE = 500  # samples per forward pass of G when generating (memory, not randomness: z is drawn as before)
 # BigGAN's standing statistics: before the EMA of G is sampled, its batch-norm layers get the mean and variance
 # of its own activations over this many training-sized batches of z (their own seed), instead of G's running
-# ones, which belong to G's weights, not the average's (it lowers the MNIST models' FD: README, MNIST).
+# ones, which belong to G's weights, not the average's (it lowers the MNIST models' FD).
 STANDING_BATCHES = 20
 STANDING_SEED = 7
 
@@ -64,7 +64,7 @@ def native_bf16() -> bool:
 def resolve_precision(config: TrainConfig, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of the networks' products (None: plain float32), as `config.precision` says.
 
-    auto: bfloat16 for image models on a CPU with native bf16 (1.4-1.6x faster steps there, same
+    auto: bfloat16 for image models on a CPU with native bf16 (faster steps there at the same
     quality) and on a GPU that has it; toy models stay float32, their matrices are too small to gain.
     """
     if config.precision == "bf16":
@@ -422,7 +422,7 @@ class Trainer:
                     else torch.randint(self.n_classes, (size,), generator=rng)
                 ).to(self.device)
             # G sees at most GENERATE_PIECE samples at once (the same z, drawn above): a DCGAN's activations
-            # for 2,500 images at once took 340 MB more than its whole training.
+            # for thousands of images at once take more memory than its whole training.
             for piece in range(0, size, GENERATE_PIECE):
                 part = slice(piece, piece + GENERATE_PIECE)
                 chunks.append(self._sample(z_chunk[part], chunk_labels[part] if self.n_classes else None).cpu())

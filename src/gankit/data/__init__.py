@@ -78,8 +78,8 @@ class DatasetEntry:
 
 
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
-# The lab's sizes, except the circle: 1,000 points instead of the lab's 100 reach W1 ~1.1x the floor
-# where 100 points stall near 1.9x (3 seeds, 4,000 steps; README). `--n-samples 100` gives the lab's.
+# The lab's sizes, except the circle: a G trained on the lab's 100 points learns those points and stalls
+# further from the circle than one trained on more (docs/guide/data.md). `--n-samples 100` gives the lab's.
 DATASETS.add("circle", DatasetEntry("toy", make_circle, 1000, unit_circle=True))
 DATASETS.add("moons", DatasetEntry("toy", make_moons, 1000))
 DATASETS.add("swiss_roll", DatasetEntry("toy", make_swiss_roll, 2000))

@@ -2,7 +2,7 @@
 
 W1 is exact (an optimal transport between the two empirical distributions), so it depends on the
 sample size: it is always reported beside the real-vs-real floor, the W1 between two independent
-real samples of the same size. Both vary a lot from one draw to the next (README: Metrics), so
+real samples of the same size. Both vary a lot from one draw to the next (docs/guide/metrics.md), so
 `ToyEvaluator` averages W1 over W1_DRAWS independent (generated, real) pairs and the floor over
 FLOOR_DRAWS real pairs, and reports the standard error of each mean and of their ratio. The pairs are
 of 500 points: the exact assignment costs about n^3, so 8 draws of 500 cost about what one of 1,000
@@ -172,8 +172,8 @@ class ToyEvaluator:
         self.size = size
         # Every real draw is a random piece of one large draw, so that its points are independent, as a
         # generator's are: scikit-learn's make_moons spaces its points evenly along the arcs, and two of its
-        # own draws lie closer to each other (floor 0.040) than independent points can (0.096); independent
-        # real points scored 2.2x that floor.
+        # own draws lie closer to each other than independent points can, so even real points drawn one by one
+        # scored well above a floor made of its draws.
         pool = fresh(size * (W1_DRAWS + 2 * FLOOR_DRAWS), seed)
         pieces = pool[np.random.default_rng(seed).permutation(len(pool))].reshape(-1, size, pool.shape[1])
         self.references = list(pieces[:W1_DRAWS])

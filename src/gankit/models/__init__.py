@@ -67,8 +67,8 @@ def _build_dcgan(config: ModelConfig, data_shape: Sequence[int], n_classes: int)
 MODELS: Registry[ModelEntry] = Registry(
     "model", custom="your own networks: gankit.train(..., generator=G, discriminator=D), or --models FILE"
 )
-# Toy: two hidden layers of 64, the lab's three linear layers (the earlier 128 took 2.4x the step's time
-# and longer to each quality; README: Speed). MNIST MLP: the widths of the common MNIST GAN. DCGAN: one
+# Toy: two hidden layers, the lab's three linear layers, narrow because wider ones cost more per step and reach
+# each quality later (docs/benchmarks.md). MNIST MLP: the widths of the common MNIST GAN. DCGAN: one
 # fully connected layer of 512 on each side (see models/dcgan.py).
 MODELS.add("mlp", ModelEntry(_build_mlp, toy_hidden=((64, 64), (64, 64)), image_hidden=((256, 512, 1024), (512, 256))))
 MODELS.add("dcgan", ModelEntry(_build_dcgan, toy_hidden=None, image_hidden=((512,), (512,))))

@@ -72,8 +72,8 @@ class MLPDiscriminator(nn.Module):
 
     A conditional D is a projection discriminator (Miyato & Koyama 2018, as BigGAN and StudioGAN
     condition D): logit = out(h) + <E one_hot(y), h>, with h the last hidden layer and E a learned
-    embedding of the label (a row of E per class). The one-hot label appended to the 784 pixels, as
-    before, is a weak signal among them: the digits followed their labels far later (README: Speed, MNIST).
+    embedding of the label (a row of E per class). A one-hot label appended to the 784 pixels is a weak
+    signal among them: the digits follow their labels far later (docs/guide/mnist.md).
     """
 
     keeps_contract = True  # called by the trainer as it is (see gankit.models.user)
