@@ -70,11 +70,12 @@ class TrainConfig:
     # toy data: with the toy networks and Adam betas, the batch that reaches a W1 ratio soonest (docs/benchmarks.md)
     batch_size: int | None = None  # samples per batch; None: 128 toy, 64 MNIST
     # toy: chosen by the steps to a given W1 ratio over seeds; a lower rate needs more, a higher one drifts after
-    lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy, 2e-4 MNIST
+    lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy, 2e-4 MNIST (toy, saturating G loss: 1e-3)
     lr_d: float | None = None  # Adam learning rate of D; None: lr_g's default
-    # Toy: (0, 0.99), as StyleGAN2 and R3GAN train: the toy sets reach a given W1 ratio sooner (docs/benchmarks.md)
-    beta1: float | None = None  # Adam beta1; None: 0 toy, 0.5 MNIST (the DCGAN choice)
-    beta2: float | None = None  # Adam beta2; None: 0.99 toy, 0.999 MNIST
+    # Toy: (0, 0.99), as StyleGAN2 and R3GAN train: the toy sets reach a given W1 ratio sooner (docs/benchmarks.md);
+    # a saturating G loss has its own (ADAM_DEFAULTS)
+    beta1: float | None = None  # Adam beta1; None: 0 toy, 0.5 MNIST (toy, saturating G loss: 0.5)
+    beta2: float | None = None  # Adam beta2; None: 0.99 toy, 0.999 MNIST (toy, saturating G loss: 0.999)
     d_steps: int = 1  # D updates per G update
     ema: float = 0.999  # decay of the moving average of G's weights that is sampled; 0 samples G itself
     seed: int = 0  # seeds data, initial weights and every draw of z: same seed, same run
