@@ -21,6 +21,8 @@ def test_a_run_that_ends_far_worse_than_its_best_is_told_so_with_the_step():
 def test_a_run_near_its_best_or_not_evaluated_is_not_told_anything():
     assert doctor.ended_worse([{"step": 10, "w1_ratio": 1.2}, {"step": 20, "w1_ratio": 1.6}]) is None
     assert doctor.ended_worse([{"step": 10, "loss_d": 1.0}]) is None
+    assert doctor.ended_worse([{"step": 10, "fd": 0.5}, {"step": 20, "fd": -0.03}]) is None  # a best of about 0
+    assert doctor.ended_worse([{"step": 10, "fd": -0.03}, {"step": 20, "fd": 5.0}]) is None
     assert "FD 40 (step 20)" in doctor.ended_worse([{"step": 10, "fd": 20.0}, {"step": 20, "fd": 40.0}])
 
 

@@ -131,8 +131,9 @@ def test_max_seconds_ends_training_early_with_an_evaluation_and_a_checkpoint(mni
     run = gankit.train(config, tmp_path / "r", progress=False, figures=False)
     assert time.perf_counter() - started < 30
     assert 0 < run.step < config.steps
-    last = run.metrics[-2:]
+    last = [r for r in run.metrics if "event" not in r][-2:]
     assert [r["step"] for r in last] == [run.step, run.step] and "fd" in last[1] and last[0]["seconds"] >= 0.5
+    assert run.metrics[-1]["event"] == "end" and run.metrics[-1]["seconds"] >= 0.5
     assert (tmp_path / "r" / "checkpoints" / f"step-{run.step:08d}.safetensors").is_file()
 
 

@@ -91,7 +91,8 @@ def ended_worse(records: list[dict[str, Any]]) -> str | None:
         return None
     metric = next(m for m in BEST_METRICS if m in best)
     last = next(r for r in reversed(records) if isinstance(r.get(metric), (int, float)))
-    if not last[metric] >= ENDED_WORSE * best[metric]:  # NaN counts as worse
+    # Ratios to a positive best only (an FD estimate near 0 can be negative); NaN counts as worse.
+    if last is best or not best[metric] > 0 or not last[metric] >= ENDED_WORSE * best[metric]:
         return None
     name = "W1 / floor" if metric == "w1_ratio" else metric.upper()
     return (

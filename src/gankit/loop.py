@@ -194,6 +194,9 @@ class TrainingLoop:
                         self.finished = True
                         self._ended(step)
         finally:
+            if self.finished and bar.total != bar.n:  # ended by max_seconds: the bar ends full, not short of `steps`
+                bar.total = bar.n
+                bar.refresh()
             bar.close()
 
     def _affordable(self) -> bool:
