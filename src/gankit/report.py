@@ -30,7 +30,7 @@ import numpy as np
 
 from gankit import plots
 from gankit.errors import GankitError
-from gankit.figures import lab_figure
+from gankit.figures import lab_figure, training_label
 from gankit.files import atomic_write
 from gankit.run import Run
 from gankit.runfolder import CONFIG_FILE, best_record, read_config, read_metrics
@@ -47,13 +47,15 @@ td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child, td:last-child { text-align: left; }
 .gk-viewer { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin: 1em 0; }
 .gk-left { flex: 1 1 540px; max-width: 580px; } .gk-right { flex: 1 1 420px; }
+canvas.gk-view { display: block; margin: 0.6em 0 0.4em 0; }
 .gk-slider { width: 100%; } .gk-step { font-weight: bold; } .gk-numbers { color: #444; font-size: 0.92em; }
-.gk-legend span { margin-right: 1em; font-size: 0.9em; } .gk-note { color: #555; font-size: 0.9em; }
+.gk-legend > span { margin-right: 1em; white-space: nowrap; font-size: 0.9em; }
+.gk-note { color: #555; font-size: 0.9em; }
 img.gk-grid, img.gk-figure { max-width: 100%; }
 details { margin: 0.5em 0; } pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 """
 LEGEND = (
-    '<div class="gk-legend"><span style="color:#009E73">&#9679; training points</span>'
+    '<div class="gk-legend"><span style="color:#009E73">&#9679; {real}</span>'
     '<span style="color:#E69F00">&#9679; generated</span><span>&#8212; D(x) = 0.5</span>'
     "<span style=\"color:#3b3b3b\">&#8212; G's manifold</span><span>&#8594; push of G's loss</span>"
     '<span>heatmap: D(x) = P(real), <span style="color:#2166ac">blue real</span>, '
@@ -220,7 +222,8 @@ def viewer(views: Sequence[Snapshot], records: Sequence[dict[str, Any]]) -> str:
         else ""
     )
     if data["kind"] == "points":
-        picture = '<canvas class="gk-view"></canvas>' + LEGEND
+        real = training_label(len(views[-1]["real"]), int(views[-1]["n_train"]))
+        picture = '<canvas class="gk-view"></canvas>' + LEGEND.format(real=html.escape(real))
         notes = [n for n in (data["plane"], data["latent"]) if n]
         picture += "".join(f'<div class="gk-note">{html.escape(n)}</div>' for n in notes)
     else:

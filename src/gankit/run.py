@@ -64,7 +64,6 @@ from gankit.views import (
     save_snapshot,
     snapshot,
     trainer_sources,
-    training_points,
 )
 
 Models = str | Path | None
@@ -533,8 +532,8 @@ class Run:
 
     def view(self) -> Snapshot:
         """The lab's views of the run now (see gankit.views): arrays for lab_view, or the sample grid for images."""
-        real = None if self.config.is_image else training_points(load_dataset(self.config))
-        return snapshot(trainer_sources(self.trainer, real), self.step)
+        dataset = None if self.config.is_image else load_dataset(self.config)
+        return snapshot(trainer_sources(self.trainer, dataset), self.step)
 
     def lab_view(self) -> Figure:
         """GAN Lab's view (D's heatmap, G's manifold, the push of G's loss, the points) with the curves."""
