@@ -278,14 +278,15 @@ def _read_back(run_dir: Path, networks: dict[str, Any]) -> Run:
     """The run in `run_dir` with your own networks, given as for gankit.Run (models=, generator=, discriminator=,
     loss=) or as the functions config -> nn.Module that a sweep took, built here for this run's config."""
     generator, discriminator = networks.get("generator"), networks.get("discriminator")
-    if read_config(run_dir).model == CUSTOM and generator is None and networks.get("models") is None:
+    config = read_config(run_dir)
+    if config.model == CUSTOM and generator is None and networks.get("models") is None:
         raise GankitError(
             f"the report of {str(run_dir)!r} draws the networks' final state (no views were saved), and they are "
             "your own; accepted: write_report(path, generator=make_g, discriminator=make_d) with the functions "
             "(or modules) it was trained with, or models=FILE (gankit report --models FILE)"
         )
     if callable(generator) and callable(discriminator) and not isinstance(generator, nn.Module):
-        made = build_pair(generator, discriminator, read_config(run_dir))
+        made = build_pair(generator, discriminator, config)
         networks = {**networks, "generator": made[0], "discriminator": made[1]}
     return Run(run_dir, **{k: v for k, v in networks.items() if v is not None})
 
