@@ -1,10 +1,14 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gankit.cli import main
+from gankit.config import TrainConfig
+from gankit.run import default_run_dir
 
 TINY = ["--g-hidden", "16,16", "--d-hidden", "16,16", "--quiet"]
 
@@ -63,6 +67,15 @@ def test_config_file_and_flags_override_it(tmp_path, capsys):
     )
     saved = json.loads((out / "config.json").read_text())
     assert saved["latent_dim"] == 3 and saved["steps"] == 10
+
+
+def test_train_help_names_the_folder_a_run_goes_to_by_default(tmp_path, capsys, monkeypatch):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "default runs/<dataset>-<n>, the next free number" in " ".join(capsys.readouterr().out.split())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "moons-2").mkdir(parents=True)
+    assert default_run_dir(TrainConfig(dataset="moons")) == Path("runs", "moons-3")
 
 
 # The table of bad inputs (flags, config files, paths, data files) is in test_validation.py.

@@ -14,7 +14,21 @@ TRAIN = (
     "run = gankit.train(gankit.TrainConfig(dataset='circle', steps=300, eval_every=300, "
     "g_hidden=(16, 16), d_hidden=(16, 16)), live=100, figures=False)"
 )
-CELLS = ["import gankit", TRAIN, "run.plot()", TRAIN, "run.path.name", "gankit.TrainConfig(dataset='circel')"]
+SWEEP = (
+    "result = gankit.sweep(dict(dataset='circle', steps=20, eval_every=20, g_hidden=(16, 16), d_hidden=(16, 16)), "
+    "{'latent_dim': [1, 2]}, seeds=2, out='sweep', progress=False, figures=False)"
+)
+CELLS = [
+    "import gankit",
+    TRAIN,
+    "run.plot()",
+    TRAIN,
+    "run.path.name",
+    "gankit.TrainConfig(dataset='circel')",
+    "run.evaluate()",
+    SWEEP + "\nresult",
+    "result.table",
+]
 
 
 class _Recording(nbclient.NotebookClient):
@@ -93,3 +107,19 @@ def test_without_ipywidgets_the_bar_stays_on_one_line(monkeypatch, capsys):
     bar.close()
     err = capsys.readouterr().err
     assert err.count("\n") <= 1 and "\x1b[" not in err and "1000/1000" in err
+
+
+def test_metrics_a_sweep_and_its_table_show_as_tables(executed):
+    notebook, _ = executed
+    (metrics,) = _outputs(notebook, 6, "execute_result")
+    assert "<th>metric</th>" in metrics["data"]["text/html"] and "<td>w1_floor</td>" in metrics["data"]["text/html"]
+    lines = metrics["data"]["text/plain"].splitlines()
+    assert lines[0].split() == ["metric", "value"] and any(line.split()[0] == "w1" for line in lines)
+    (sweep,) = _outputs(notebook, 7, "execute_result")
+    page = sweep["data"]["text/html"]
+    assert "<th>latent_dim</th><th>n</th><th>w1</th>" in page and "Mean [95% Student t interval]" in page
+    assert sweep["data"]["text/plain"].startswith("SweepResult(")
+    (table,) = _outputs(notebook, 8, "execute_result")
+    assert table["data"]["text/html"].startswith("<table><tr><th>setting</th>")
+    header, *rows = table["data"]["text/plain"].splitlines()
+    assert header.split()[:3] == ["setting", "latent_dim", "n"] and len(rows) == 2

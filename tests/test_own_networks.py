@@ -4,6 +4,7 @@ metrics, checkpoints, resume; modules of another shape, or that misbehave, are r
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -271,6 +272,30 @@ def test_a_models_file_through_the_cli(tmp_path, capsys):
     assert all(torch.equal(first["G"][k], reference["G"][k]) for k in first["G"])
 
 
+def test_a_models_file_imports_a_module_beside_it_and_leaves_the_import_path_as_it_was(tmp_path, monkeypatch):
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    (folder / "gk_test_layers.py").write_text("from torch import nn\nWIDTH = 12\nACTIVATION = nn.Tanh\n")
+    (folder / "with_helper.py").write_text(
+        "from torch import nn\nfrom gk_test_layers import ACTIVATION, WIDTH\n\n\n"
+        "def make_generator(config):\n"
+        "    return nn.Sequential(nn.Linear(config.latent_dim, WIDTH), ACTIVATION(), nn.Linear(WIDTH, 2))\n\n\n"
+        "def make_discriminator(config):\n"
+        "    return nn.Sequential(nn.Linear(2, WIDTH), ACTIVATION(), nn.Linear(WIDTH, 1))\n"
+    )
+    monkeypatch.delitem(sys.modules, "gk_test_layers", raising=False)
+    path = list(sys.path)
+    code = gankit.models.user.load_models_file(folder / "with_helper.py")
+    monkeypatch.delitem(sys.modules, "gk_test_layers")  # imported from beside the file
+    assert sys.path == path
+    G, _ = gankit.models.user.build_pair(code.make_generator, code.make_discriminator, gankit.TrainConfig(**TINY))
+    assert G[0].out_features == 12 and isinstance(G[1], nn.Tanh)
+    (folder / "broken.py").write_text("import gk_no_such_module\n")
+    with pytest.raises(GankitError, match="ModuleNotFoundError"):
+        gankit.models.user.load_models_file(folder / "broken.py")
+    assert sys.path == path
+
+
 def test_train_help_says_the_models_file_runs_code(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -304,6 +329,11 @@ def test_a_sweep_stacks_own_mlp_networks_and_matches_single_runs(tmp_path):
             rtol=1e-4,
             atol=1e-5,
         )
+    # its report page: the runs saved no views, so the median run is drawn from its networks, made again
+    with pytest.raises(GankitError, match="write_report\\(path, generator=make_g, discriminator=make_d\\)"):
+        gankit.write_report(result.path)
+    page = gankit.write_report(result.path, generator=make_g, discriminator=make_d).read_text()
+    assert page.count('<div class="gk-viewer"') == 1 and "training points" in page
 
 
 def test_networks_a_stack_cannot_compute_train_one_at_a_time(tmp_path, capsys):

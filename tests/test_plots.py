@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
 from PIL import Image
@@ -368,3 +369,24 @@ def test_lab_view_draws_heatmap_contour_manifold_arrows_and_curves(rng, tmp_path
     _saves_png(fig, tmp_path)
     alone = plots.lab_view(**{**inputs, "push": None, "manifold": None})
     assert len(alone.axes) == 1 and not [c for c in alone.axes[0].collections if type(c).__name__ == "Quiver"]
+
+
+@pytest.mark.parametrize("curves", [False, True])
+def test_the_lab_views_title_and_note_stay_on_its_canvas(rng, curves):
+    """The live view shows the canvas as drawn (no tight crop): a long note over a narrow view must fit in it."""
+    note = (
+        "x-z plane: points projected along y; D at y = 10.4 (the median)\n"
+        "manifold: G of a 9 x 9 lattice of z in [-2.5, 2.5]² on the z1-z2 plane of the 10-D z (z3.. = 0)"
+    )
+    records = _train_records(30) if curves else None
+    fig = plots.lab_view(**{**_lab_view_inputs(rng), "box": [-1, 1, -3, 3]}, note=note, records=records, step=20)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    titles = [text for ax in fig.axes for text in (ax.title, *ax.texts)]  # the titles and the note under them
+    texts = [t for t in titles if t.get_text().strip()]
+    shown = " ".join(t.get_text() for t in texts)
+    assert all(word in shown.split() for word in note.split())  # wrapped, not cut
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y0 >= 0 and box.y1 <= fig.bbox.height, text.get_text()

@@ -8,13 +8,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import gankit
 from fast_metrics import use_fast_metrics
 from gankit import labbook
 from gankit.cli import main
-from gankit.report import write_report
+from gankit.data import load_dataset
+from gankit.figures import lab_figure
+from gankit.report import page, viewer, write_page, write_report
+from gankit.views import VIEW_REAL, load_snapshots, snapshot, trainer_sources
 
 TINY = dict(g_hidden=(16, 16), d_hidden=(16, 16))
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -125,6 +129,41 @@ def test_the_slider_redraws_the_view_in_a_real_browser(moons_run):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_points_and_arrows_outside_the_box_stay_out_of_the_margins_in_a_real_browser(moons_run, tmp_path):
+    """Generated points far outside the view's box are cut at its edge: nothing is drawn in the margin above it
+    (the slider's row) or right of it, where no label is."""
+    view = load_snapshots(moons_run.path)[-1]
+    box = view["box"]
+    far = np.array([[box[0] - 5, box[3] + 5], [box[1] + 5, box[3] + 5], [box[1] + 5, box[2]]], dtype=np.float32)
+    view["fake"] = np.concatenate([far, view["fake"][3:]])
+    path = write_page(tmp_path / "page.html", page("outside", [viewer([view], moons_run.metrics)]))
+    driver, profile = _browser()
+    try:
+        driver.get(path.resolve().as_uri())
+        margins = driver.execute_script(
+            """const c = document.querySelector("canvas.gk-view"), ctx = c.getContext("2d");
+            const r = window.devicePixelRatio || 1, top = Math.floor(6 * r), right = Math.floor(8 * r);
+            const alpha = (d) => d.filter((v, i) => i % 4 === 3).reduce((a, b) => Math.max(a, b), 0);
+            return [alpha(ctx.getImageData(0, 0, c.width, top).data),
+                    alpha(ctx.getImageData(c.width - right, 0, right, c.height).data)];""",
+        )
+        assert margins == [0, 0]
+        assert "training points (n = 1,000)" in driver.find_element("css selector", ".gk-legend").text
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_a_view_of_a_subset_of_the_training_points_says_the_training_sets_size():
+    config = gankit.TrainConfig(dataset="circle", n_samples=1500, latent_dim=2, **TINY)
+    trainer = gankit.run.Trainer(config, load_dataset(config))
+    view = snapshot(trainer_sources(trainer), 0)
+    assert len(view["real"]) == VIEW_REAL < view["n_train"] == 1500
+    (legend,) = [t.get_text() for t in lab_figure(view).axes[0].get_legend().get_texts() if "training" in t.get_text()]
+    assert legend == f"training points ({VIEW_REAL:,} of 1,500)"
+    assert "training points (1,000 of 1,500)" in viewer([view], [])
 
 
 class StubEvaluator:

@@ -193,6 +193,25 @@ def test_sweep_writes_the_table_the_figures_and_runs_equal_to_gankit_train(tmp_p
         gankit.sweep(base, {"latent_dim": [1, 2]}, seeds=2, out=folder, progress=False)
 
 
+def test_a_sweep_result_shows_as_tables_and_its_table_stays_a_list_of_dicts(tmp_path):
+    table = [
+        {"setting": "latent_dim=1", "latent_dim": 1, "n": 3, "diverged": 1, "w1_mean": 0.5, "w1_low": 0.25},
+        {"setting": "latent_dim=2", "latent_dim": 2, "n": 3, "diverged": 0, "w1_mean": 0.125, "w1_low": 0.0625},
+    ]
+    rows = [{"setting": "latent_dim=1", "latent_dim": 1, "seed": 0, "w1": 0.5}]
+    result = SweepResult(tmp_path, ["latent_dim"], rows, table, ["w1"], "t", seeds=[0, 1, 2])
+    assert result.table == table and isinstance(result.table, list) and json.loads(json.dumps(result.table)) == table
+    html = result._repr_html_()
+    assert "<th>latent_dim</th><th>n</th><th>w1</th>" in html and "<td>2 (1 diverged)</td>" in html
+    assert "<td>0.5 [0.25, nan]</td>" in html and "over seeds 0..2" in html
+    assert str(result).splitlines()[1].split() == ["latent_dim", "n", "w1"]
+    assert result.markdown().startswith("| latent_dim | n | w1 |\n|---|---|---|\n| 1 | 2 (1 diverged) |")
+    assert result.table._repr_html_().count("<tr>") == 3 and "<td>0.0625</td>" in result.table._repr_html_()
+    header, first, second = str(result.table).splitlines()
+    assert header.split() == list(table[0]) and first.split()[:2] == ["latent_dim=1", "1"]
+    assert len(header) == len(first) == len(second)  # aligned: the last column's numbers end under its name
+
+
 @pytest.mark.slow
 def test_cli_sweep(tmp_path, capsys):
     out = tmp_path / "cli"

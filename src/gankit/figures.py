@@ -18,7 +18,16 @@ import gankit.plots as plots
 from gankit.plots import Figure, Figures
 from gankit.views import FIGURE_SEED, Snapshot
 
-__all__ = ["FIGURE_SEED", "N_POINTS", "lab_figure", "point_figures", "progress_gif", "run_figures", "sample_grid"]
+__all__ = [
+    "FIGURE_SEED",
+    "N_POINTS",
+    "lab_figure",
+    "point_figures",
+    "progress_gif",
+    "run_figures",
+    "sample_grid",
+    "training_label",
+]
 
 Sample = Callable[..., np.ndarray]  # (n, *, seed, labels) -> samples in data units
 N_POINTS = 1000
@@ -31,6 +40,11 @@ def _fresh_label(n: int, n_train: int | None) -> str:
     """What the real points of a figure are: fresh draws of the distribution, not the training points."""
     trained = f"; trained on {n_train:,}" if n_train is not None and n_train != n else ""
     return f"real data (n = {n:,} fresh draws{trained})"
+
+
+def training_label(shown: int, n_train: int) -> str:
+    """What the real points of the lab view are: the training set, or a fixed subset of it."""
+    return f"training points (n = {n_train:,})" if shown == n_train else f"training points ({shown:,} of {n_train:,})"
 
 
 def point_figures(
@@ -73,7 +87,7 @@ def lab_figure(view: Snapshot, records: Sequence[dict[str, Any]] | None = None, 
         manifold=view["manifold"][:, :, cols],
         labels=(names[cols[0]], names[cols[1]]),
         manifold_label="G's manifold",
-        real_label=f"training points (n = {len(view['real']):,})",
+        real_label=training_label(len(view["real"]), int(view.get("n_train", len(view["real"])))),
         note="\n".join(n for n in (str(view["plane"]), f"manifold: {view['latent']}") if n),  # the slice, said
         records=records,
         step=step,

@@ -19,6 +19,7 @@ import html
 import io
 import math
 import numbers
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ HEATMAP = "RdBu"
 VIEW_3D = {"elev": 18, "azim": -72}
 DPI = 110
 ARROWS = 150  # generated points that get an arrow in the lab view
+NOTE_SIZE, NOTE_WIDTH = 8.5, 70  # the lab view's note under its title: points, characters a line
 PANEL_WIDTH = 5.4  # inches of one 2-D panel; its height follows the data's aspect
 
 _STYLE = {
@@ -520,7 +522,7 @@ def lab_view(
     # A fixed layout, not a constrained one: the live view redraws this figure while training, and the
     # layout solver was a third of each redraw.
     fig = Figure(figsize=(12.5 if curves else 7.0, 6.6))
-    place = {"left": 0.07, "right": 0.97, "top": 0.9, "bottom": 0.22}
+    place = {"left": 0.07, "right": 0.97, "top": 0.86, "bottom": 0.22}
     if curves:
         grid = fig.add_gridspec(2, 2, width_ratios=(1.25, 1.0), wspace=0.42, hspace=0.42, **place)
         ax = fig.add_subplot(grid[:, 0])
@@ -568,7 +570,22 @@ def lab_view(
     ax.set_ylabel(labels[1])
     ax.grid(False)
     heading = title or "GAN Lab view" + (f", step {step:,}" if step is not None else "")
-    ax.set_title(heading + (f"\n{note}" if note else ""), fontsize=11)
+    # The note in smaller type, each line wrapped to about the axes' width: centred over a narrow view, a long
+    # line ran off the figure's left edge (the live view draws the canvas as it is, without a tight crop).
+    lines = [part for line in note.splitlines() for part in textwrap.wrap(line, NOTE_WIDTH)]
+    ax.set_title(heading, fontsize=11, pad=8 + NOTE_SIZE * 1.25 * len(lines))
+    if lines:
+        ax.annotate(
+            "\n".join(lines),
+            xy=(0.5, 1),
+            xycoords="axes fraction",
+            xytext=(0, 5),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=NOTE_SIZE,
+            color="#333",
+        )
     _legend_below(ax, ncol=2, markerscale=max(1.0, 30 / s) ** 0.5)
     return fig
 

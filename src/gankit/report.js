@@ -22,14 +22,20 @@
 
   // ----- the lab view: heatmap, 0.5 contour, manifold, points, arrows -----
   function drawView(canvas, view, frame) {
-    const box = view.box, pad = 34;
+    // Margins for the tick labels and axis names (left, bottom) and a little air (top, right).
+    const box = view.box, left = 48, right = 10, top = 8, bottom = 38;
     const spanX = box[1] - box[0], spanY = box[3] - box[2];
     const width = Math.min(560, canvas.parentElement.clientWidth || 560);
-    const scale = (width - 2 * pad) / spanX;
-    const height = Math.round(spanY * scale + 2 * pad);
+    const scale = (width - left - right) / spanX;
+    const height = Math.round(spanY * scale + top + bottom);
     const ctx = setupCanvas(canvas, width, height);
-    const px = (x) => pad + (x - box[0]) * scale;
-    const py = (y) => height - pad - (y - box[2]) * scale;
+    const px = (x) => left + (x - box[0]) * scale;
+    const py = (y) => height - bottom - (y - box[2]) * scale;
+    // Points and arrows outside the box are cut at its edge, not drawn over the labels or the slider.
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(px(box[0]), py(box[3]), spanX * scale, spanY * scale);
+    ctx.clip();
 
     const grid = frame.prob;
     const image = document.createElement("canvas");
@@ -99,6 +105,7 @@
       ctx.closePath();
       ctx.fill();
     });
+    ctx.restore();
 
     ctx.strokeStyle = "#444";
     ctx.lineWidth = 1;
@@ -106,13 +113,18 @@
     ctx.fillStyle = "#222";
     ctx.font = "12px sans-serif";
     ctx.textAlign = "center";
-    for (const t of ticks(box[0], box[1], 6)) ctx.fillText(format(t), px(t), height - pad + 14);
+    ctx.textBaseline = "top";
+    for (const t of ticks(box[0], box[1], 6)) ctx.fillText(format(t), px(t), height - bottom + 5);
     ctx.textAlign = "right";
-    for (const t of ticks(box[2], box[3], 6)) ctx.fillText(format(t), pad - 4, py(t) + 4);
+    ctx.textBaseline = "middle";
+    for (const t of ticks(box[2], box[3], 6)) {
+      if (py(t) < height - bottom - 8) ctx.fillText(format(t), left - 5, py(t)); // none in the x labels' corner
+    }
+    ctx.textBaseline = "alphabetic";
     ctx.textAlign = "center";
-    ctx.fillText(view.labels[0], width / 2, height - 4);
+    ctx.fillText(view.labels[0], px((box[0] + box[1]) / 2), height - 4);
     ctx.save();
-    ctx.translate(10, height / 2);
+    ctx.translate(12, py((box[2] + box[3]) / 2));
     ctx.rotate(-Math.PI / 2);
     ctx.fillText(view.labels[1], 0, 0);
     ctx.restore();
@@ -194,6 +206,10 @@
       ctx.fillText(s.name, legendX, 13);
       legendX -= ctx.measureText(s.name).width + 12;
     }
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left - 4, top - 4, width - left - right + 8, height - top - bottom + 8); // room for the end dots
+    ctx.clip();
     for (const s of chart.series) {
       if (!s.points.length) continue;
       ctx.beginPath();
@@ -211,6 +227,7 @@
         }
       }
     }
+    ctx.restore();
     ctx.setLineDash([]);
     if (marker !== null) {
       ctx.strokeStyle = "rgba(0,0,0,0.5)";

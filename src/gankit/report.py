@@ -27,14 +27,18 @@ from typing import Any
 import contourpy
 import matplotlib
 import numpy as np
+from torch import nn
 
 from gankit import plots
 from gankit.errors import GankitError
-from gankit.figures import lab_figure
+from gankit.figures import lab_figure, training_label
 from gankit.files import atomic_write
+from gankit.models.user import build_pair
+from gankit.registry import CUSTOM
 from gankit.run import Run
 from gankit.runfolder import CONFIG_FILE, best_record, read_config, read_metrics
 from gankit.sweep import SWEEP_FILE, SweepResult
+from gankit.tables import html_table, number
 from gankit.views import Snapshot, load_snapshots
 
 REPORT_FILE = "report.html"
@@ -47,13 +51,15 @@ td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child, td:last-child { text-align: left; }
 .gk-viewer { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin: 1em 0; }
 .gk-left { flex: 1 1 540px; max-width: 580px; } .gk-right { flex: 1 1 420px; }
+canvas.gk-view { display: block; margin: 0.6em 0 0.4em 0; }
 .gk-slider { width: 100%; } .gk-step { font-weight: bold; } .gk-numbers { color: #444; font-size: 0.92em; }
-.gk-legend span { margin-right: 1em; font-size: 0.9em; } .gk-note { color: #555; font-size: 0.9em; }
+.gk-legend > span { margin-right: 1em; white-space: nowrap; font-size: 0.9em; }
+.gk-note { color: #555; font-size: 0.9em; }
 img.gk-grid, img.gk-figure { max-width: 100%; }
 details { margin: 0.5em 0; } pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 """
 LEGEND = (
-    '<div class="gk-legend"><span style="color:#009E73">&#9679; training points</span>'
+    '<div class="gk-legend"><span style="color:#009E73">&#9679; {real}</span>'
     '<span style="color:#E69F00">&#9679; generated</span><span>&#8212; D(x) = 0.5</span>'
     "<span style=\"color:#3b3b3b\">&#8212; G's manifold</span><span>&#8594; push of G's loss</span>"
     '<span>heatmap: D(x) = P(real), <span style="color:#2166ac">blue real</span>, '
@@ -80,14 +86,6 @@ def _round(values: Any, digits: int = 4) -> Any:
     return np.round(np.nan_to_num(np.asarray(values, dtype=float)), digits).tolist()
 
 
-def _number(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return html.escape(str(value))
-    if isinstance(value, int):
-        return f"{value:,}"
-    return "nan" if not math.isfinite(value) else f"{value:.4g}"
-
-
 def _colormap() -> list[list[int]]:
     rgba = matplotlib.colormaps[plots.HEATMAP](np.linspace(0, 1, 256))
     return (np.round(rgba[:, :3] * 255)).astype(int).tolist()
@@ -104,7 +102,7 @@ def _at(records: Sequence[dict[str, Any]], step: int) -> dict[str, Any]:
 
 def _numbers_text(record: dict[str, Any]) -> str:
     shown = [(k, record[k]) for k in METRICS if k in record]
-    return ", ".join(f"{k} {_number(v)}" for k, v in shown)
+    return ", ".join(f"{k} {number(v)}" for k, v in shown)
 
 
 # ----- the data of a viewer -----
@@ -220,7 +218,8 @@ def viewer(views: Sequence[Snapshot], records: Sequence[dict[str, Any]]) -> str:
         else ""
     )
     if data["kind"] == "points":
-        picture = '<canvas class="gk-view"></canvas>' + LEGEND
+        real = training_label(len(views[-1]["real"]), int(views[-1]["n_train"]))
+        picture = '<canvas class="gk-view"></canvas>' + LEGEND.format(real=html.escape(real))
         notes = [n for n in (data["plane"], data["latent"]) if n]
         picture += "".join(f'<div class="gk-note">{html.escape(n)}</div>' for n in notes)
     else:
@@ -235,12 +234,6 @@ def viewer(views: Sequence[Snapshot], records: Sequence[dict[str, Any]]) -> str:
 
 
 # ----- sections -----
-def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_number(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def figure_html(figure: Any, caption: str = "") -> str:
     uri = _png_uri(plots.figure_to_png(figure))
     text = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
@@ -266,35 +259,55 @@ def metrics_table(records: Sequence[dict[str, Any]]) -> str:
     ]
     for key in known + others:
         floor, what = METRICS.get(key, (None, ""))
-        error = f" ± {_number(final[key + '_se'])}" if isinstance(final.get(key + "_se"), float) else ""
-        rows.append([key, f"{_number(final[key])}{error}", final.get(floor, "") if floor else "", what])
+        error = f" ± {number(final[key + '_se'])}" if isinstance(final.get(key + "_se"), float) else ""
+        rows.append([key, f"{number(final[key])}{error}", final.get(floor, "") if floor else "", what])
     shares = {k: v for k, v in final.items() if k.startswith("share_")}
     if shares:
         rows.append(
             ["digit shares", f"{min(shares.values()):.1%} to {max(shares.values()):.1%}", "", "smallest and largest"]
         )
-    text = table(rows, [f"metric at step {final['step']:,}", "value", "floor", "what it is"])
+    text = html_table(rows, [f"metric at step {final['step']:,}", "value", "floor", "what it is"])
     best = best_record(list(records))
     if best is not None:
         metric = next(m for m in ("w1_ratio", "fd") if m in best)
-        text += f"<p>Best evaluation by {metric}: step {best['step']:,} ({metric} {_number(best[metric])}).</p>"
+        text += f"<p>Best evaluation by {metric}: step {best['step']:,} ({metric} {number(best[metric])}).</p>"
     return text
 
 
-def run_section(run_dir: str | Path, *, heading: str | None = None, level: int = 2, models: Any = None) -> str:
-    """One run: its viewer over the saved views (or its final state, for a run without saved views: `models`
-    for one of your own networks), its final metrics with their floors, and its config."""
+def _read_back(run_dir: Path, networks: dict[str, Any]) -> Run:
+    """The run in `run_dir` with your own networks, given as for gankit.Run (models=, generator=, discriminator=,
+    loss=) or as the functions config -> nn.Module that a sweep took, built here for this run's config."""
+    generator, discriminator = networks.get("generator"), networks.get("discriminator")
+    config = read_config(run_dir)
+    if config.model == CUSTOM and generator is None and networks.get("models") is None:
+        raise GankitError(
+            f"the report of {str(run_dir)!r} draws the networks' final state (no views were saved), and they are "
+            "your own; accepted: write_report(path, generator=make_g, discriminator=make_d) with the functions "
+            "(or modules) it was trained with, or models=FILE (gankit report --models FILE)"
+        )
+    if callable(generator) and callable(discriminator) and not isinstance(generator, nn.Module):
+        made = build_pair(generator, discriminator, config)
+        networks = {**networks, "generator": made[0], "discriminator": made[1]}
+    return Run(run_dir, **{k: v for k, v in networks.items() if v is not None})
+
+
+def run_section(
+    run_dir: str | Path, *, heading: str | None = None, level: int = 2, models: Any = None, **networks: Any
+) -> str:
+    """One run: its viewer over the saved views (or its final state, for a run without saved views: `models`,
+    or `generator=`/`discriminator=` (modules or functions config -> module) for one of your own networks),
+    its final metrics with their floors, and its config."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     records = read_metrics(run_dir)
     views = load_snapshots(run_dir)
     last_step = max((r.get("step", 0) for r in records), default=0)
-    views = [v for v in views if v["step"] <= last_step] or [Run(run_dir, models=models).view()]
+    views = [v for v in views if v["step"] <= last_step] or [_read_back(run_dir, {"models": models, **networks}).view()]
     title = heading or f"{Path(config.dataset).stem}: {run_dir}"
     config_rows = [[k, json.dumps(v)] for k, v in config.to_dict().items()]
     return (
         f"<h{level}>{html.escape(title)}</h{level}>{viewer(views, records)}{metrics_table(records)}"
-        f"<details><summary>config</summary>{table(config_rows, ['field', 'value'])}</details>"
+        f"<details><summary>config</summary>{html_table(config_rows, ['field', 'value'])}</details>"
     )
 
 
@@ -321,10 +334,11 @@ def write_page(path: str | Path, text: str) -> Path:
 
 
 # ----- sweeps -----
-def sweep_sections(path: str | Path, *, level: int = 2, models: Any = None) -> list[str]:
-    """A sweep: its table, its figures, and each setting's median run (its views at the last step)."""
+def sweep_sections(path: str | Path, *, level: int = 2, models: Any = None, **networks: Any) -> list[str]:
+    """A sweep: its table, its figures, and each setting's median run (its views at the last step; a sweep of
+    your own networks needs them again: `models`, or the `generator=`/`discriminator=` functions it took)."""
     result = SweepResult.load(path)
-    sections = [f"<h{level}>Table</h{level}>", _markdown_table(result.markdown())]
+    sections = [f"<h{level}>Table</h{level}>", result.to_html()]
     figures = result.plot(save=False)
     # The metrics themselves, not their standard errors or floors, which a sweep summarises as well.
     shown = {n: f for n, f in figures.items() if not n.split("_vs_")[0].endswith(("_se", "_floor"))}
@@ -336,31 +350,33 @@ def sweep_sections(path: str | Path, *, level: int = 2, models: Any = None) -> l
         )
         if row and row.get("run"):
             heading = f"{entry['setting']}, seed {row['seed']}"
-            sections.append(run_section(result.path / row["run"], heading=heading, level=level + 1, models=models))
+            sections.append(
+                run_section(result.path / row["run"], heading=heading, level=level + 1, models=models, **networks)
+            )
     return sections
 
 
-def _markdown_table(markdown: str) -> str:
-    """The sweep's Markdown table (and its note) as HTML."""
-    lines = [line for line in markdown.splitlines() if line.strip()]
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("|")]
-    note = " ".join(line for line in lines if not line.startswith("|"))
-    header, body = rows[0], [r for r in rows[2:]]
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
-    return f'<table><tr>{head}</tr>{cells}</table><p class="gk-note">{html.escape(note)}</p>'
-
-
 # ----- the public call -----
-def write_report(path: str | Path, out: str | Path | None = None, *, models: Any = None) -> Path:
+def write_report(
+    path: str | Path,
+    out: str | Path | None = None,
+    *,
+    models: Any = None,
+    generator: Any = None,
+    discriminator: Any = None,
+    loss: Any = None,
+) -> Path:
     """Write the report page of a run folder or a sweep folder (default PATH/report.html); returns its path.
-    `models`: the models file of a run or sweep of your own networks (needed where no views were saved)."""
+    A run or sweep of your own networks, where no views were saved (a sweep's runs): `models` its models file,
+    or `generator`/`discriminator` the functions config -> nn.Module it was trained with (a run's own modules
+    too), and `loss` its own loss for the arrows."""
     path = Path(path)
+    networks = {"generator": generator, "discriminator": discriminator, "loss": loss}
     if (path / SWEEP_FILE).is_file():
-        sections = sweep_sections(path, models=models)
+        sections = sweep_sections(path, models=models, **networks)
         title = f"gankit sweep: {path}"
     elif (path / CONFIG_FILE).is_file():
-        sections = [run_section(path, heading="Training", models=models)]
+        sections = [run_section(path, heading="Training", models=models, **networks)]
         title = f"gankit run: {path}"
     else:
         raise GankitError(

@@ -54,6 +54,7 @@ from gankit.runfolder import (
     set_global_rng_state,
     write_json,
 )
+from gankit.tables import Metrics
 from gankit.tensorboard import TensorBoardLog
 from gankit.threads import ThreadGovernor, torch_threads, training_threads
 from gankit.trainer import Trainer, resolve_loss
@@ -64,7 +65,6 @@ from gankit.views import (
     save_snapshot,
     snapshot,
     trainer_sources,
-    training_points,
 )
 
 Models = str | Path | None
@@ -499,15 +499,16 @@ class Run:
         x = self._dataset.to_model_space(torch.as_tensor(points, dtype=torch.float32))
         return self.trainer.d_probability(x).numpy()
 
-    def evaluate(self) -> dict[str, float]:
-        """The run's metrics now, as training logs them (W1 and floor for toy data; FD etc. for images)."""
+    def evaluate(self) -> Metrics:
+        """The run's metrics now, as training logs them (W1 and floor for toy data; FD etc. for images): a dict,
+        shown in a notebook as a table."""
         dataset = load_dataset(self.config) if not self.config.is_image else self._dataset
         (metrics,) = evaluate_members(self.trainer, [make_evaluator(self.config, dataset)])
-        return metrics
+        return Metrics(metrics)
 
-    def metrics_summary(self) -> dict[str, Any]:
+    def metrics_summary(self) -> Metrics:
         """The last logged value of every metric (training statistics and evaluations)."""
-        summary: dict[str, Any] = {}
+        summary = Metrics()
         for record in self.metrics:
             summary.update(record)
         return summary
@@ -533,8 +534,8 @@ class Run:
 
     def view(self) -> Snapshot:
         """The lab's views of the run now (see gankit.views): arrays for lab_view, or the sample grid for images."""
-        real = None if self.config.is_image else training_points(load_dataset(self.config))
-        return snapshot(trainer_sources(self.trainer, real), self.step)
+        dataset = None if self.config.is_image else load_dataset(self.config)
+        return snapshot(trainer_sources(self.trainer, dataset), self.step)
 
     def lab_view(self) -> Figure:
         """GAN Lab's view (D's heatmap, G's manifold, the push of G's loss, the points) with the curves."""

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import html
 import itertools
 import json
 import math
@@ -80,6 +81,7 @@ from gankit.runfolder import (
 )
 from gankit.stacked import StackedTrainer, keep_freed_memory, stack_key, stack_refusal
 from gankit.step import seeded
+from gankit.tables import Table, html_table, text_table
 from gankit.tensorboard import TensorBoardLog
 from gankit.threads import ThreadGovernor, torch_threads, training_threads
 from gankit.trainer import Trainer
@@ -244,6 +246,10 @@ class SweepResult:
     seeds: list[int] = field(default_factory=list)
     seconds: float = math.nan
 
+    def __post_init__(self) -> None:
+        # Lists of dicts still, which a notebook shows as tables.
+        self.rows, self.table = Table(self.rows), Table(self.table)
+
     @classmethod
     def load(cls, path: str | Path) -> SweepResult:
         """Read a sweep folder back."""
@@ -284,11 +290,11 @@ class SweepResult:
                 return Run(self.path / row["run"], **networks)
         raise bad_value("setting and seed", f"{label}, seed {seed}", sorted({r["setting"] for r in self.rows}))
 
-    def markdown(self) -> str:
-        """The table as Markdown: mean [95% interval] of each metric per setting."""
+    def summary(self) -> tuple[list[str], list[list[str]], str]:
+        """(columns, rows, note) of the table as it is read: mean [95% interval] of each metric per setting."""
         method = "Student t" if self.interval == "t" else "percentile bootstrap"
         columns = [*(self.fields or ["setting"]), "n", *self.metrics]
-        lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+        rows = []
         for entry in self.table:
             cells = [_show(entry[k]) for k in (self.fields or ["setting"])]
             cells.append(
@@ -297,12 +303,24 @@ class SweepResult:
             for metric in self.metrics:
                 mean, low, high = (entry.get(f"{metric}_{s}", math.nan) for s in ("mean", "low", "high"))
                 cells.append(f"{_num(mean)} [{_num(low)}, {_num(high)}]")
-            lines.append("| " + " | ".join(cells) + " |")
+            rows.append(cells)
         floor = [e["w1_floor"] for e in self.table if "w1_floor" in e]
         note = f"Mean [95% {method} interval] over seeds {_seed_text(self.seeds)}"
         if floor:
             note += f"; W1 floor (two real samples of the same size): {_num(float(np.mean(floor)))}"
-        return "\n".join(lines) + "\n\n" + note + ".\n"
+        return columns, rows, note + "."
+
+    def markdown(self) -> str:
+        """The table as Markdown: mean [95% interval] of each metric per setting."""
+        columns, rows, note = self.summary()
+        lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+        return "\n".join(lines) + "\n\n" + note + "\n"
+
+    def to_html(self) -> str:
+        """The table as HTML (the report page, a notebook), with its note."""
+        columns, rows, note = self.summary()
+        return f'{html_table(rows, columns)}<p class="gk-note">{html.escape(note)}</p>'
 
     def plot(self, *, save: bool = True) -> plots.Figures:
         """{name: Figure}: each metric against the swept value (mean and 95% interval), and the
@@ -359,6 +377,17 @@ class SweepResult:
         return (
             f"SweepResult({str(self.path)!r}, fields={self.fields}, gans={len(self.rows)}, settings={len(self.table)})"
         )
+
+    def __str__(self) -> str:
+        columns, rows, note = self.summary()
+        return f"{self!r}\n{text_table(rows, columns)}\n{note}"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self) if cycle else str(self))
+
+    def _repr_html_(self) -> str:
+        heading = f"<p><code>{html.escape(repr(self))}</code></p>"
+        return heading + self.to_html()
 
 
 def _num(value: float) -> str:

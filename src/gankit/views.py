@@ -2,8 +2,8 @@
 
 For toy data a snapshot holds what the lab view draws (`gankit.figures.lab_figure`, the report page):
 
-- `real`: the training points (at most VIEW_REAL of them), `fake`: N_FAKE generated points, the same z
-  at every step (VIEW_SEED), all in data units;
+- `real`: the training points (at most VIEW_REAL of them; `n_train`: how many there are), `fake`: N_FAKE
+  generated points, the same z at every step (VIEW_SEED), all in data units;
 - `push`: on each generated point, the change the generator's loss asks for: minus its gradient with
   respect to the point, taken in the space G trains in and shown in data units (GAN Lab's arrows);
 - `prob`: D's P(real) on a GRID x GRID lattice over `box`, on the plane of coordinates `cols`
@@ -56,6 +56,7 @@ class Sources:
     real: np.ndarray | None  # training points in data units; None for images
     latent_dim: int
     conditional: bool = False
+    n_train: int | None = None  # the training set's size (`real` may be a subset); None: len(real)
 
 
 # ----- from a trainer -----
@@ -124,11 +125,11 @@ def training_points(dataset: Any) -> np.ndarray:
     return points
 
 
-def trainer_sources(trainer: Any, real: np.ndarray | None = None) -> Sources:
-    """The Sources of a trainer's GAN; `real` (data units) defaults to its training points (toy data)."""
+def trainer_sources(trainer: Any, dataset: Any = None) -> Sources:
+    """The Sources of a trainer's GAN, with the training points of `dataset` (default: the trainer's own)."""
     image = trainer.config.is_image
-    if real is None and not image:
-        real = training_points(trainer.dataset)
+    dataset = dataset if dataset is not None else trainer.dataset
+    real = None if image else training_points(dataset)
     return Sources(
         sample=data_sampler(trainer),
         d_probability=data_probability(trainer),
@@ -136,6 +137,7 @@ def trainer_sources(trainer: Any, real: np.ndarray | None = None) -> Sources:
         real=None if image else real,
         latent_dim=trainer.config.latent_dim,
         conditional=bool(trainer.n_classes),
+        n_train=None if image else len(dataset.train),
     )
 
 
@@ -199,6 +201,7 @@ def snapshot(sources: Sources, step: int) -> Snapshot:
     return {
         "step": step,
         "real": real,
+        "n_train": sources.n_train if sources.n_train is not None else len(real),
         "fake": np.asarray(fake, dtype=np.float32),
         "push": np.asarray(push, dtype=np.float32),
         "cols": np.asarray(cols),
@@ -230,6 +233,7 @@ def load_snapshots(run_dir: str | Path) -> list[Snapshot]:
         with np.load(path) as saved:
             view = {key: saved[key] for key in saved.files}
         view["step"] = int(view["step"])
+        view["n_train"] = int(view.get("n_train", len(view.get("real", ()))))  # older snapshots: the points shown
         for key in ("plane", "latent"):
             if key in view:
                 view[key] = str(view[key])

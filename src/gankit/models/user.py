@@ -28,6 +28,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,6 +394,10 @@ def load_models_file(path: str | Path) -> ModelsFile:
         raise GankitError(f"--models={str(path)!r} is not an existing .py file; accepted: {MODELS_FILE_HELP}")
     spec = importlib.util.spec_from_file_location(f"gankit_user_models_{path.stem}", path)
     code = importlib.util.module_from_spec(spec)
+    # Its folder first on the import path while it runs, as `python file.py` has it: modules beside the file
+    # import; afterwards the path is as it was, so that no name there shadows another module later.
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(code)
     except Exception as error:
@@ -401,6 +406,8 @@ def load_models_file(path: str | Path) -> ModelsFile:
             f"--models={str(path)!r} raised {type(error).__name__}({reason!r}) when imported; "
             f"accepted: {MODELS_FILE_HELP}"
         ) from None
+    finally:
+        sys.path.remove(folder)
     functions = {name: getattr(code, name, None) for name in ("make_generator", "make_discriminator", "make_loss")}
     functions = {name: function if callable(function) else None for name, function in functions.items()}
     missing = [name for name in ("make_generator", "make_discriminator") if functions[name] is None]
