@@ -1,6 +1,7 @@
 """Evaluation and the lab on a busy machine: each alone, and beside two other gankit trainings.
 
     python -m benchmarks.busy_eval [--quick] [--repeats 3] [--cases evaluation,own_classifier,lab] [--data-dir DIR]
+    python -m benchmarks.busy_eval --cases own_classifier_pinned --repeats 1   # the baseline: gankit before
 
 Each case is one command in a process of its own, timed from start to exit:
 
@@ -8,11 +9,15 @@ evaluation      gankit's FD evaluation as a run does it: the shipped classifier 
                 statistics of 10,000 test and 10,000 training images, then 10,000 images scored
                 (`--quick`: 2,000 of each).
 own_classifier  a classifier of the user's own trained (`train_classifier`, one epoch) on gankit's thread
-                policy, and pinned at every usable core (what gankit did before the policy: the baseline).
+                policy; own_classifier_pinned: the same pinned at every usable core (what gankit did before
+                the policy, the baseline; slow on a busy machine, so not run unless asked for).
 lab             `gankit lab --quick --quiet`, the whole lab.
 
 "Loaded" runs the command while two `gankit train --preset mnist-cgan` processes train beside it (started
-first, stopped after). The two conditions alternate within each repeat (alone first in even repeats, loaded
+first, stopped after), each in a session of its own as another user's job is: Linux shares the CPU between
+sessions (autogroups) first, so three processes of one session share that session's part of the machine
+(`--same-session` puts them all in the benchmark's session, as one user running three jobs from one
+terminal). The two conditions alternate within each repeat (alone first in even repeats, loaded
 first in odd ones), so that both see the same background from whatever else the machine runs; that
 background is measured too: the cores' worth of CPU that other processes (the two trainings included)
 used while the command ran, from /proc/stat less the command's own CPU time. Printed: every time, the
@@ -38,6 +43,7 @@ from pathlib import Path
 from benchmarks.speed import _default_data_dir
 from gankit.threads import usable_cores
 
+CASES = ("evaluation", "own_classifier", "own_classifier_pinned", "lab")
 TARGET = 3.0  # loaded at most this many times the time alone
 WARMUP_SECONDS = 4.0  # the background trainings load MNIST and start training first
 
@@ -63,20 +69,14 @@ def commands(case: str, data_dir: str, folder: Path, *, images: int) -> dict[str
     if case == "evaluation":
         return {f"evaluation ({images:,} images)": [sys.executable, "-c", EVALUATION, data_dir, str(images)]}
     if case == "own_classifier":
-        return {
-            "own classifier, gankit's threads": [sys.executable, "-c", OWN_CLASSIFIER, data_dir, "0"],
-            f"own classifier, pinned at {usable_cores()}": [
-                sys.executable,
-                "-c",
-                OWN_CLASSIFIER,
-                data_dir,
-                str(usable_cores()),
-            ],
-        }
+        return {"own classifier, gankit's threads": [sys.executable, "-c", OWN_CLASSIFIER, data_dir, "0"]}
+    if case == "own_classifier_pinned":
+        cores = str(usable_cores())
+        return {f"own classifier, pinned at {cores}": [sys.executable, "-c", OWN_CLASSIFIER, data_dir, cores]}
     if case == "lab":
         lab = ["-m", "gankit.cli", "lab", "--quick", "--quiet", "--force", "--data-dir", data_dir]
         return {"gankit lab --quick": [sys.executable, *lab, "--out", str(folder / "lab")]}
-    raise SystemExit(f"unknown case {case!r}; accepted: evaluation, own_classifier, lab")
+    raise SystemExit(f"unknown case {case!r}; accepted: {', '.join(CASES)}")
 
 
 def _busy_seconds() -> float:
@@ -105,7 +105,7 @@ def timed(command: list[str]) -> dict[str, float]:
 class Background:
     """Two gankit trainings of the conditional MNIST GAN, running until stopped."""
 
-    def __init__(self, data_dir: str, folder: Path, count: int = 2):
+    def __init__(self, data_dir: str, folder: Path, *, same_session: bool, count: int = 2):
         flags = ["--preset", "mnist-cgan", "--steps", "100000000", "--max-seconds", "7200", "--quiet", "--force"]
         flags += ["--eval-every", "100000000", "--checkpoint-every", "100000000", "--data-dir", data_dir]
         self.processes = [
@@ -113,6 +113,7 @@ class Background:
                 [sys.executable, "-m", "gankit.cli", "train", *flags, "--out", str(folder / f"background-{i}")],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                start_new_session=not same_session,
             )
             for i in range(count)
         ]
@@ -125,8 +126,8 @@ class Background:
             process.wait()
 
 
-def measure(command: list[str], *, loaded: bool, data_dir: str, folder: Path) -> dict[str, float]:
-    background = Background(data_dir, folder) if loaded else None
+def measure(command: list[str], *, loaded: bool, same_session: bool, data_dir: str, folder: Path) -> dict[str, float]:
+    background = Background(data_dir, folder, same_session=same_session) if loaded else None
     try:
         return timed(command)
     finally:
@@ -154,12 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir", default=os.environ.get("GANKIT_DATA_DIR") or _default_data_dir(), help="folder of the MNIST files"
     )
+    parser.add_argument(
+        "--same-session", action="store_true", help="the two trainings in this session (default: sessions of their own)"
+    )
     args = parser.parse_args(argv)
     if not args.data_dir:
         raise SystemExit("--data-dir (or $GANKIT_DATA_DIR): the folder of the MNIST files")
     repeats = args.repeats or (1 if args.quick else 3)
     cases = (args.cases or ("evaluation" if args.quick else "evaluation,own_classifier,lab")).split(",")
+    session = "the benchmark's own session" if args.same_session else "sessions of their own"
     print(f"{datetime.datetime.now():%Y-%m-%d %H:%M}; {machine()}; load average at start {os.getloadavg()}")
+    print(f"loaded: two gankit trainings (mnist-cgan) in {session}")
     rows = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -170,7 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                 for repeat in range(repeats):
                     order = ("alone", "loaded") if repeat % 2 == 0 else ("loaded", "alone")
                     for condition in order:
-                        result = measure(command, loaded=condition == "loaded", data_dir=args.data_dir, folder=folder)
+                        loaded = condition == "loaded"
+                        result = measure(
+                            command,
+                            loaded=loaded,
+                            same_session=args.same_session,
+                            data_dir=args.data_dir,
+                            folder=folder,
+                        )
                         results[condition].append(result)
                         print(json.dumps({"case": variant, "condition": condition, **result}), flush=True)
                 rows.append((variant, results))

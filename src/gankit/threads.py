@@ -29,6 +29,7 @@ import functools
 import logging
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -192,8 +193,20 @@ def choose_threads(config: TrainConfig | None = None, members: int = 1) -> int:
     return training_threads(config, members, others=others_now() if governed(config, members) else None)
 
 
-_outer: list[int] = []  # the counts of the policy blocks running now, outermost first
+_depth = 0  # how many policy blocks are running now
 _logged: int | None = None
+_blas: tuple[int, Any] | None = None  # (modules imported, threadpoolctl's controller of the BLAS pools then)
+
+
+def _blas_pools() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries: looking for them takes milliseconds, so it is
+    looked for again only when more modules (which may bring another BLAS) were imported since."""
+    global _blas
+    if _blas is None or _blas[0] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        _blas = (len(sys.modules), ThreadpoolController().select(user_api="blas"))
+    return _blas[1]
 
 
 @contextmanager
@@ -201,24 +214,22 @@ def policy_threads(config: TrainConfig | None = None, members: int = 1, *, count
     """Run the block on the policy's thread count (`choose_threads`, or `count` when given: a governor's),
     for torch and for the BLAS pools of numpy and scipy; restore the caller's counts after. Inside another
     policy block the outer block's threads stay as they are. Yields the count."""
-    global _logged
-    if _outer:
+    global _depth, _logged
+    if _depth:
         yield torch.get_num_threads()
         return
     count = choose_threads(config, members) if count is None else count
     if count != _logged:
         LOG.info("computing on %d thread%s of %d usable cores", count, "s" * (count != 1), usable_cores())
         _logged = count
-    from threadpoolctl import threadpool_limits
-
     before = torch.get_num_threads()
     torch.set_num_threads(count)
-    _outer.append(count)
+    _depth += 1
     try:
-        with threadpool_limits(limits=count, user_api="blas"):
+        with _blas_pools().limit(limits=count):
             yield count
     finally:
-        _outer.pop()
+        _depth -= 1
         torch.set_num_threads(before)
 
 
