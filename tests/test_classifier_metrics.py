@@ -267,7 +267,8 @@ def test_real_classifier_and_evaluator(mnist_dir, monkeypatch):
     monkeypatch.delenv(clf.CLASSIFIER_DIR_ENV, raising=False)
     evaluator = ImageEvaluator(data_dir=mnist_dir, progress=False)
     assert evaluator.test_accuracy >= 0.99  # measured again, on the weights read back from the package
-    assert f"{evaluator.test_accuracy:.4f}" == evaluator.classifier.metadata["test_accuracy"]  # as recorded
+    recorded = float(evaluator.classifier.metadata["test_accuracy"])  # other thread counts may flip an image or two
+    assert evaluator.test_accuracy == pytest.approx(recorded, abs=2e-4)
     assert 0 < evaluator.floor < 10
 
     test_images, test_labels = load_mnist("test", data_dir=mnist_dir)
