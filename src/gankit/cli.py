@@ -28,6 +28,7 @@ from gankit.files import atomic_write
 from gankit.labbook import run_lab
 from gankit.loop import TrainingDiverged, TrainingInterrupted
 from gankit.models.user import MODELS_FILE_HELP
+from gankit.notebook import silenced
 from gankit.report import write_report
 from gankit.run import Run, resume, train
 from gankit.sweep import Estimate, resume_sweep, sweep
@@ -374,7 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
         device = getattr(args, "device", "cpu")
-        with distributed.started(device[0] if isinstance(device, list) else device):  # torchrun's ranks, if any
+        with (
+            distributed.started(device[0] if isinstance(device, list) else device),  # torchrun's ranks, if any
+            silenced(getattr(args, "quiet", False)),  # --quiet: no bar at all (a download's, the classifier's)
+        ):
             COMMANDS[args.command](args)
     except (KeyboardInterrupt, _Stopped) as stop:  # during start-up, or while figures are written
         signum = getattr(stop, "signum", signal.SIGINT)

@@ -13,6 +13,7 @@ import torch
 
 from gankit.config import TrainConfig
 from gankit.data import Dataset
+from gankit.threads import policy_threads
 
 EVAL_SEED = 1_000_003
 # Generated images per evaluation: as many as the MNIST test set that FD compares with (conditional: 1,000 per digit).
@@ -20,14 +21,16 @@ EVAL_SAMPLES = 10_000
 
 
 def make_evaluator(config: TrainConfig, dataset: Dataset) -> Any:
-    """The metrics of a config's data: the classifier metrics for images, W1 and friends for points."""
-    if dataset.is_image:
-        from gankit.metrics.classifier import ImageEvaluator
+    """The metrics of a config's data: the classifier metrics for images, W1 and friends for points
+    (their reference statistics computed on the thread policy's count for `config`)."""
+    with policy_threads(config):
+        if dataset.is_image:
+            from gankit.metrics.classifier import ImageEvaluator
 
-        return ImageEvaluator(dataset=config.dataset, data_dir=config.data_dir)
-    from gankit.metrics.toy import ToyEvaluator
+            return ImageEvaluator(dataset=config.dataset, data_dir=config.data_dir)
+        from gankit.metrics.toy import ToyEvaluator
 
-    return ToyEvaluator(None if config.is_point_file else config.dataset, dataset.fresh, noise=config.noise)
+        return ToyEvaluator(None if config.is_point_file else config.dataset, dataset.fresh, noise=config.noise)
 
 
 def evaluate_members(game: Any, evaluators: Sequence[Any | None]) -> list[dict[str, float] | None]:

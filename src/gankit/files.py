@@ -21,13 +21,15 @@ def atomic_file(path: str | Path, *, suffix: str = ".tmp") -> Iterator[BinaryIO]
     The data goes to a temporary file in the same folder, is fsynced, renamed over `path`, and the
     rename is made durable with an fsync of the folder; `handle.name` is the temporary file's path
     (to verify what was written before it counts). On any exception (Ctrl-C too) the temporary
-    file is removed, so `path` holds either its old content or all of the new.
+    file is removed, so `path` holds either its old content or all of the new. The file's mode follows
+    the umask, as a file that any other program writes (with umask 022 others may read it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(descriptor)
     try:
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp's file is private (0600) whatever the umask
         with open(temporary, "wb") as handle:  # opened by name, so that `handle.name` is the temporary path
             yield handle
             handle.flush()
@@ -41,6 +43,19 @@ def atomic_file(path: str | Path, *, suffix: str = ".tmp") -> Iterator[BinaryIO]
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def current_umask() -> int:
+    """This process's umask: from /proc where Linux shows it, else set and put back at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:

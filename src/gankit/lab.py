@@ -27,7 +27,7 @@ from gankit.figures import lab_figure
 from gankit.losses import Loss
 from gankit.plots import Figure, figure_to_png
 from gankit.run import Run, new_training
-from gankit.threads import torch_threads, training_threads
+from gankit.threads import policy_threads
 from gankit.views import snapshot
 
 
@@ -76,7 +76,7 @@ class Lab:
         return self._training.member.records
 
     def _threads(self):
-        return torch_threads(training_threads(self.trainer.config))
+        return policy_threads(self.trainer.config)
 
     def step_d(self) -> Lab:
         """One update of D on a real batch and detached fakes; G is unchanged. Returns the lab (a notebook shows

@@ -9,8 +9,10 @@ The questions, each answered with its figures and numbers measured in this very 
 5. MNIST: the MLP GAN, the conditional GAN (row = digit, label accuracy) and the DCGAN, their
    digit grids over training and their classifier metrics.
 
-`quick=True` trains fewer steps and seeds, for a class on laptops (docs/benchmarks.md gives its time).
-The pages and run folders go under `out`: out/report.html, out/runs/<question>, out/latent-sweep.
+`quick=True` trains fewer steps and seeds, for a class on laptops (docs/threads-and-sharing.md gives its
+time here). The lab says as it goes what each question cost, and computes on gankit's thread policy
+(gankit.threads), so that a class sharing one server shares its cores. The pages and run folders go
+under `out`: out/report.html, out/runs/<question>, out/latent-sweep.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ import numpy as np
 
 from gankit.config import TrainConfig, preset
 from gankit.errors import GankitError
+from gankit.notebook import silenced
 from gankit.report import REPORT_FILE, figure_html, page, run_section, sweep_sections, write_page
 from gankit.run import Run, train
 from gankit.sweep import sweep
+from gankit.threads import choose_threads, usable_cores
 
 LATENT_SIZES = (1, 2, 3, 5)
 LAB_DIR_MARK = "lab.json"  # marks a folder written by gankit lab, which --force may clear
@@ -58,7 +62,10 @@ class _Book:
         # One checkpoint besides the best: an MNIST checkpoint is 30-50 MB and a class's laptops are small.
         config = config.replace(eval_every=every, keep_checkpoints=1)
         self.say(f"training {name} ({config.steps:,} steps)")
-        return train(config, self.out / "runs" / name, progress=self.progress)
+        started = time.perf_counter()
+        run = train(config, self.out / "runs" / name, progress=self.progress)
+        self.say(f"  {name}: {time.perf_counter() - started:.0f} s")
+        return run
 
 
 def _final(run: Run) -> dict[str, Any]:
@@ -227,7 +234,13 @@ def _mnist(book: _Book) -> None:
         ]
 
 
-QUESTIONS = (_circle, _moons, _swiss_roll, _latent, _mnist)
+QUESTIONS = {
+    "1. the circle": _circle,
+    "2. the moons": _moons,
+    "3. the swiss roll": _swiss_roll,
+    "4. the latent study": _latent,
+    "5. MNIST": _mnist,
+}
 
 
 def run_lab(
@@ -257,14 +270,20 @@ def run_lab(
     out.mkdir(parents=True, exist_ok=True)
     (out / LAB_DIR_MARK).write_text(f'{{"quick": {str(quick).lower()}}}\n')
     book = _Book(out, quick=quick, data_dir=data_dir, progress=progress)
-    started = time.perf_counter()
-    for question in QUESTIONS:
-        question(book)
+    book.say(f"image work on {choose_threads()} of {usable_cores()} usable cores now (gankit.threads' policy)")
+    started, costs = time.perf_counter(), []
+    with silenced(not progress):
+        for name, question in QUESTIONS.items():
+            begun = time.perf_counter()
+            question(book)
+            cost, total = time.perf_counter() - begun, (time.perf_counter() - started) / 60
+            costs.append(f"{name} {cost:.0f} s")
+            book.say(f"{name}: done in {cost:.0f} s ({total:.1f} minutes in all)")
     minutes = (time.perf_counter() - started) / 60
     intro = _paragraph(
         f"Every number and picture on this page was measured by this run of gankit lab{' --quick' if quick else ''} "
         f"({minutes:.1f} minutes of training and evaluation). Move a slider to see a run at an earlier step."
     )
     path = write_page(out / REPORT_FILE, page("The GAN lab, answered", book.sections, intro=intro))
-    book.say(f"wrote {path} after {minutes:.1f} minutes")
+    book.say(f"wrote {path} after {minutes:.1f} minutes ({'; '.join(costs)})")
     return path

@@ -1,10 +1,11 @@
 """Where gankit's output goes: a Jupyter notebook or a terminal.
 
 - `in_notebook()`: this process is a Jupyter kernel (a notebook, JupyterLab, VS Code), not a terminal;
-- `progress_bar(...)`: the training loop's bar, a notebook widget (tqdm.notebook) where ipywidgets is
+- `progress_bar(...)`: every progress bar gankit shows (training, the classifier's training, a download), a
+  notebook widget (tqdm.notebook) where ipywidgets is
   installed (`pip install 'gankit[notebook]'`), else the terminal bar (tqdm) in plain ASCII, written
   in place with carriage returns only, so that a notebook without ipywidgets shows one line, not one
-  line per update;
+  line per update; none inside `silenced()` (`--quiet`, `progress=False`), whatever the code below asks;
 - `Display`: one output area of a notebook cell that a PNG is drawn into and then replaced in place;
 - `brief_errors()`: in a notebook, a GankitError shows as its one-line message, not a traceback through
   gankit's code (the message is the whole explanation: what was wrong, and what is accepted).
@@ -17,7 +18,22 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+_silent: ContextVar[bool] = ContextVar("gankit_silent", default=False)
+
+
+@contextmanager
+def silenced(silent: bool = True) -> Iterator[None]:
+    """No progress bar inside the block when `silent` (a block inside a silenced one stays silenced)."""
+    token = _silent.set(_silent.get() or silent)
+    try:
+        yield
+    finally:
+        _silent.reset(token)
 
 
 def in_notebook() -> bool:
@@ -32,12 +48,15 @@ def has_widgets() -> bool:
     return importlib.util.find_spec("ipywidgets") is not None
 
 
-def progress_bar(*, total: int, initial: int, disable: bool, desc: str) -> Any:
-    """A tqdm bar over training steps, for the front end this process runs in."""
+def progress_bar(
+    *, total: int | None, desc: str, initial: int = 0, disable: bool = False, unit: str = "step", **options: Any
+) -> Any:
+    """A tqdm bar (over training steps by default), for the front end this process runs in; `options` go to tqdm."""
+    disable = disable or _silent.get()
     if in_notebook() and has_widgets():
         from tqdm.notebook import tqdm as notebook_tqdm
 
-        return notebook_tqdm(total=total, initial=initial, disable=disable, unit="step", desc=desc)
+        return notebook_tqdm(total=total, initial=initial, disable=disable, unit=unit, desc=desc, **options)
     from tqdm import tqdm
 
     if in_notebook():
@@ -47,15 +66,23 @@ def progress_bar(*, total: int, initial: int, disable: bool, desc: str) -> Any:
             total=total,
             initial=initial,
             disable=disable,
-            unit="step",
+            unit=unit,
             desc=desc,
             file=sys.stderr,
             ascii=True,
             ncols=100,
             mininterval=1.0,
+            **options,
         )
     return tqdm(
-        total=total, initial=initial, disable=disable, unit="step", desc=desc, file=sys.stderr, dynamic_ncols=True
+        total=total,
+        initial=initial,
+        disable=disable,
+        unit=unit,
+        desc=desc,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        **options,
     )
 
 

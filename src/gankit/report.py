@@ -39,6 +39,7 @@ from gankit.run import Run
 from gankit.runfolder import CONFIG_FILE, best_record, read_config, read_metrics
 from gankit.sweep import SWEEP_FILE, SweepResult
 from gankit.tables import html_table, number
+from gankit.threads import policy_threads
 from gankit.views import Snapshot, load_snapshots
 
 REPORT_FILE = "report.html"
@@ -302,7 +303,10 @@ def run_section(
     records = read_metrics(run_dir)
     views = load_snapshots(run_dir)
     last_step = max((r.get("step", 0) for r in records), default=0)
-    views = [v for v in views if v["step"] <= last_step] or [_read_back(run_dir, {"models": models, **networks}).view()]
+    with policy_threads(config):
+        views = [v for v in views if v["step"] <= last_step] or [
+            _read_back(run_dir, {"models": models, **networks}).view()
+        ]
     title = heading or f"{Path(config.dataset).stem}: {run_dir}"
     config_rows = [[k, json.dumps(v)] for k, v in config.to_dict().items()]
     return (

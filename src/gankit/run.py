@@ -33,7 +33,7 @@ from gankit.live import live_view
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
 from gankit.models.user import build_pair, check_fits, describe, load_models_file
-from gankit.notebook import say
+from gankit.notebook import say, silenced
 from gankit.plots import Figure, Figures, figure_to_array
 from gankit.registry import CUSTOM
 from gankit.runfolder import (
@@ -56,7 +56,7 @@ from gankit.runfolder import (
 )
 from gankit.tables import Metrics
 from gankit.tensorboard import TensorBoardLog
-from gankit.threads import ThreadGovernor, torch_threads, training_threads
+from gankit.threads import ThreadGovernor, follows_policy, policy_threads
 from gankit.trainer import Trainer, resolve_loss
 from gankit.views import (
     Snapshot,
@@ -217,7 +217,7 @@ def _start(
     note = config.saturating_note(resolve_loss(config, networks.loss))
     config = networks.configure(config)
     dataset = load_dataset(config)  # before touching the folder: bad data leaves nothing behind
-    with torch_threads(training_threads(config)):
+    with policy_threads(config):
         trainer = networks.trainer(config, dataset)  # bad networks, too
     if note is not None:
         say(note)
@@ -285,7 +285,7 @@ def resume(
                 f"the training data of {str(run_dir)!r} ({config.dataset!r}) changed since the run started; "
                 "accepted: the data it was trained on, or a new run"
             )
-        with torch_threads(training_threads(config)):
+        with policy_threads(config):
             trainer = networks.trainer(config, dataset)
         if config is not saved_config and distributed.world().writes:  # only now that the resume can go ahead
             write_json(run_dir / CONFIG_FILE, config.to_dict())
@@ -344,7 +344,7 @@ class Training:
         self.figures = figures and writes
         config, dataset = trainer.config, trainer.dataset
         self.threads = ThreadGovernor(config, start_threads=state.get("threads") if state is not None else None)
-        with torch_threads(training_threads(config)):
+        with policy_threads(config), silenced(not progress):  # the classifier's bar too
             records: list[dict[str, Any]] = []
             if state is not None:
                 _load(trainer, state, repr(str(run_dir)))
@@ -384,17 +384,17 @@ class Training:
 
     def run(self, until: int | None = None) -> None:
         """Train to step `until` (default: the configured end)."""
-        with self._writing(), torch_threads(self.threads.threads):  # the governor's count, restored after
+        with self._writing(), policy_threads(count=self.threads.threads):  # the governor's, restored after
             self.loop.run(until)
 
     def checkpoint(self) -> None:
-        with self._writing(), torch_threads(training_threads(self.trainer.config)):
+        with self._writing(), policy_threads(self.trainer.config):
             self.loop.checkpoint()
 
     def finish(self) -> Run:
         """The Run of the folder, its figures written (unless figures=False) and the live view drawn a last time."""
         if self.live is not None:
-            with torch_threads(training_threads(self.trainer.config)):
+            with policy_threads(self.trainer.config):
                 self.live.draw(self.trainer)
         if self.tensorboard is not None:
             self.tensorboard.close()
@@ -486,6 +486,7 @@ class Run:
     def metrics(self) -> list[dict[str, Any]]:
         return read_metrics(self.path)
 
+    @follows_policy
     def sample(
         self, n: int = 1000, *, seed: int = 0, labels: np.ndarray | None = None, z: np.ndarray | None = None
     ) -> np.ndarray:
@@ -494,11 +495,13 @@ class Run:
         `z` (n, latent_dim) gives your own latent points instead of seeded draws."""
         return data_sampler(self.trainer)(n, seed=seed, labels=labels, z=z)
 
+    @follows_policy
     def d_probability(self, points: np.ndarray) -> np.ndarray:
         """D's P(real) for points given in data units."""
         x = self._dataset.to_model_space(torch.as_tensor(points, dtype=torch.float32))
         return self.trainer.d_probability(x).numpy()
 
+    @follows_policy
     def evaluate(self) -> Metrics:
         """The run's metrics now, as training logs them (W1 and floor for toy data; FD etc. for images): a dict,
         shown in a notebook as a table."""
@@ -532,17 +535,20 @@ class Run:
             given["generator"], given["discriminator"] = copy.deepcopy(self.trainer.G), copy.deepcopy(self.trainer.D)
         return Run(self.path, checkpoint=path, **given)
 
+    @follows_policy
     def view(self) -> Snapshot:
         """The lab's views of the run now (see gankit.views): arrays for lab_view, or the sample grid for images."""
         dataset = None if self.config.is_image else load_dataset(self.config)
         return snapshot(trainer_sources(self.trainer, dataset), self.step)
 
+    @follows_policy
     def lab_view(self) -> Figure:
         """GAN Lab's view (D's heatmap, G's manifold, the push of G's loss, the points) with the curves."""
         return lab_figure(
             self.view(), self.metrics, title=f"{Path(self.config.dataset).stem}: GAN Lab view, step {self.step:,}"
         )
 
+    @follows_policy
     def plot(self, *, save: bool = True, best: bool = False) -> Figures:
         """All figures of this run as {name: Figure}, shown inline in a notebook; saved as PNGs under figures/
         too. `best=True`: the figures of its best evaluation (`best()`), under figures/best/."""

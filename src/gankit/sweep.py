@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 import gankit.plots as plots
@@ -83,7 +82,7 @@ from gankit.stacked import StackedTrainer, keep_freed_memory, stack_key, stack_r
 from gankit.step import seeded
 from gankit.tables import Table, html_table, text_table
 from gankit.tensorboard import TensorBoardLog
-from gankit.threads import ThreadGovernor, torch_threads, training_threads
+from gankit.threads import ThreadGovernor, policy_threads
 from gankit.trainer import Trainer
 
 SWEEP_FILE, GANS_FILE, TABLE_FILE, MARKDOWN_FILE, SAMPLES_FILE = (
@@ -611,7 +610,7 @@ def estimate(plan: list[tuple[dict[str, Any], TrainConfig]], factories: _Factori
     first = units[0]
     unit = [configs[i] for i in first]
     keep_freed_memory()  # as the sweep itself trains
-    with torch_threads(training_threads(unit[0], len(unit))):
+    with policy_threads(unit[0], len(unit)):
         game = _game(unit, [load_dataset(c) for c in unit], [nets[i] for i in first], factories.loss_for(unit[0]))
         for _ in range(PROBE_WARMUP):
             game.train_step()
@@ -723,7 +722,7 @@ def _train_unit(
     """Train one stack (or one GAN) to its steps in the training loop, each member a run folder under
     out_dir; per member: (its row of results, its N_SAMPLES generated points, or None if it diverged)."""
     loss = factories.loss_for(configs[0])
-    with torch_threads(torch.get_num_threads()), contextlib.ExitStack() as locks:  # the caller's count, restored
+    with policy_threads(configs[0], len(configs)), contextlib.ExitStack() as locks:  # the caller's, restored after
         for run_dir in run_dirs:  # each GAN's run folder is locked while it trains, as gankit.train locks its own
             locks.enter_context(claimed(run_dir))
         game = _game(configs, datasets, nets, loss)

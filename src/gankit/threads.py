@@ -1,4 +1,4 @@
-"""How many torch CPU threads a training uses, chosen in one place.
+"""How many CPU threads gankit computes with, chosen in one place for everything it computes.
 
 A run may only use the cores it is given: its CPU affinity, a cgroup CPU quota (a container, a
 shared server's slice), and OMP_NUM_THREADS when set. Of those, other processes may keep some busy:
@@ -12,17 +12,30 @@ their matrices are too small for more to pay.
 Results depend on the thread count (parallel sums add in another order), so a run is reproducible
 bit for bit with the same count: `--threads N` pins it, a resumed run starts on its checkpoint's
 count, and every change is logged in the metrics log as {"event": "threads"}.
+
+The same policy covers everything else gankit computes, in the CLI, the Python API, a notebook and
+`gankit lab`: the classifier's training and features, FD and W1 evaluations, sampling, the standing
+statistics, views, figures and the report's data. Each public entry point runs inside
+`policy_threads(config)`, which sets torch's threads (and the BLAS pools numpy and scipy use) to
+`choose_threads(config)` and restores the caller's counts after; inside another such block it changes
+nothing, so the outermost entry (a training's `ThreadGovernor`, say) decides for all it calls. Work
+that belongs to no run (the classifier, a report) counts as image work. A choice that differs from
+the one before is logged (logger "gankit.threads"); in a run, the metrics log has the events above.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import os
+import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 
@@ -32,6 +45,7 @@ CGROUP_V2, CGROUP_V1 = Path("/sys/fs/cgroup/cpu.max"), Path("/sys/fs/cgroup/cpu/
 PROC_STAT = Path("/proc/stat")
 CHECK_SECONDS = 10.0  # how often a governed run looks at the other processes' load
 PROBE_SECONDS = 0.25  # how long the first look lasts
+LOG = logging.getLogger("gankit.threads")
 
 
 def cpu_quota() -> float | None:
@@ -90,6 +104,20 @@ class CpuLoad:
         return max(0.0, (now[0] - last[0]) - (now[1] - last[1])) / (now[2] - last[2])
 
 
+_recent: tuple[float, float | None] | None = None  # (when, others) of the last look by others_now
+
+
+def others_now() -> float | None:
+    """Cores' worth of CPU other processes keep busy now: a look of PROBE_SECONDS, reused for CHECK_SECONDS
+    (so that many small computations in a row pay for one look)."""
+    global _recent
+    if _recent is None or time.perf_counter() - _recent[0] > CHECK_SECONDS:
+        load = CpuLoad()
+        time.sleep(PROBE_SECONDS)
+        _recent = (time.perf_counter(), load.others())
+    return _recent[1]
+
+
 def free_cores(others: float | None, cores: int) -> int:
     """The threads to use when other processes keep `others` cores busy: the rest, at least one."""
     if others is None:
@@ -97,11 +125,20 @@ def free_cores(others: float | None, cores: int) -> int:
     return max(1, min(cores, round(cores - others)))
 
 
-def training_threads(config: TrainConfig, members: int = 1, *, others: float | None = None) -> int:
+def governed(config: TrainConfig | None, members: int = 1) -> bool:
+    """Whether the work follows the load: not pinned (`threads`), and image-sized (image models, a stack of
+    toy GANs, or work of no run) rather than one toy GAN."""
+    return config is None or (not config.threads and (config.is_image or members > 1))
+
+
+def training_threads(config: TrainConfig | None, members: int = 1, *, others: float | None = None) -> int:
     """`config.threads` (capped at the usable cores, with a warning), else: one thread for a single toy
-    GAN, and for image models and for stacks of two or more toy GANs the usable cores that other
-    processes leave free (a stack of many GANs has enough work to share between cores)."""
+    GAN, and for image models, for stacks of two or more toy GANs and for work of no run (`config` None)
+    the usable cores that other processes leave free (a stack of many GANs has enough work to share between
+    cores)."""
     cores = usable_cores()
+    if config is None:
+        return free_cores(others, cores)
     if config.threads:
         if config.threads > cores:  # more threads than cores only make them wait for each other
             warnings.warn(
@@ -122,7 +159,7 @@ class ThreadGovernor:
 
     def __init__(self, config: TrainConfig, members: int = 1, *, start_threads: int | None = None):
         self.config, self.members, self._start_threads = config, members, start_threads
-        self.governed = not config.threads and (config.is_image or members > 1)
+        self.governed = governed(config, members)
         self.threads = training_threads(config, members)
         self._load = CpuLoad()
         self._checked = time.perf_counter()
@@ -132,10 +169,9 @@ class ThreadGovernor:
         if self._start_threads and self.governed:
             self.threads = min(self._start_threads, usable_cores())
         elif self.governed:
-            time.sleep(PROBE_SECONDS)
-            self.threads = training_threads(self.config, self.members, others=self._load.others())
+            self.threads = training_threads(self.config, self.members, others=others_now())
         torch.set_num_threads(self.threads)
-        self._checked = time.perf_counter()
+        self._load, self._checked = CpuLoad(), time.perf_counter()  # the next check looks from here
         return self.threads
 
     def check(self) -> int | None:
@@ -151,12 +187,61 @@ class ThreadGovernor:
         return wanted
 
 
+def choose_threads(config: TrainConfig | None = None, members: int = 1) -> int:
+    """The policy's thread count for work on `config` (a run, or a stack of `members` GANs; None: work of
+    no run), the load measured now where the work follows it (`governed`)."""
+    return training_threads(config, members, others=others_now() if governed(config, members) else None)
+
+
+_depth = 0  # how many policy blocks are running now
+_logged: int | None = None
+_blas: tuple[int, Any] | None = None  # (modules imported, threadpoolctl's controller of the BLAS pools then)
+
+
+def _blas_pools() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries: looking for them takes milliseconds, so it is
+    looked for again only when more modules (which may bring another BLAS) were imported since."""
+    global _blas
+    if _blas is None or _blas[0] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        _blas = (len(sys.modules), ThreadpoolController().select(user_api="blas"))
+    return _blas[1]
+
+
 @contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run the block with `count` torch threads, then restore the caller's count."""
+def policy_threads(config: TrainConfig | None = None, members: int = 1, *, count: int | None = None) -> Iterator[int]:
+    """Run the block on the policy's thread count (`choose_threads`, or `count` when given: a governor's),
+    for torch and for the BLAS pools of numpy and scipy; restore the caller's counts after. Inside another
+    policy block the outer block's threads stay as they are. Yields the count."""
+    global _depth, _logged
+    if _depth:
+        yield torch.get_num_threads()
+        return
+    count = choose_threads(config, members) if count is None else count
+    if count != _logged:
+        LOG.info("computing on %d thread%s of %d usable cores", count, "s" * (count != 1), usable_cores())
+        _logged = count
     before = torch.get_num_threads()
     torch.set_num_threads(count)
+    _depth += 1
     try:
-        yield
+        with _blas_pools().limit(limits=count):
+            yield count
     finally:
+        _depth -= 1
         torch.set_num_threads(before)
+
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def follows_policy(method: Function) -> Function:
+    """A method that computes inside `policy_threads` of its object's `config` (None when it has none)."""
+
+    @functools.wraps(method)
+    def computing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with policy_threads(getattr(self, "config", None)):
+            return method(self, *args, **kwargs)
+
+    return computing  # type: ignore[return-value]

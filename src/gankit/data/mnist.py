@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from gankit.errors import GankitError, bad_value
 from gankit.files import atomic_file, user_cache_dir
+from gankit.notebook import progress_bar
 
 SPLITS = ("train", "test")
 DATA_DIR_ENV = "GANKIT_DATA_DIR"
@@ -219,7 +219,7 @@ def _fetch(url: str, target: Path, expected: str) -> None:
         atomic_file(target, suffix=".part") as handle,
     ):
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name) as bar:
+        with progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name) as bar:
             while chunk := response.read(1 << 16):
                 handle.write(chunk)
                 bar.update(len(chunk))

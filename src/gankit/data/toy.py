@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import sklearn.datasets
 
 from gankit.errors import GankitError, bad_value
 
@@ -50,6 +49,8 @@ def make_circle(n_samples: int = 100, *, noise: float = 0.0, random_state: Rando
 def make_moons(n_samples: int = 1000, *, noise: float = 0.05, random_state: RandomState = None) -> np.ndarray:
     """scikit-learn's two interleaving half circles, shape (n_samples, 2), labels dropped."""
     _check_size(n_samples)
+    import sklearn.datasets  # on first use: importing it costs seconds on a busy machine
+
     points, _ = sklearn.datasets.make_moons(n_samples, noise=noise, random_state=_sklearn_seed(random_state))
     return points.astype(np.float32)
 
@@ -57,6 +58,8 @@ def make_moons(n_samples: int = 1000, *, noise: float = 0.05, random_state: Rand
 def make_swiss_roll(n_samples: int = 2000, *, noise: float = 0.05, random_state: RandomState = None) -> np.ndarray:
     """scikit-learn's 3-D swiss roll, shape (n_samples, 3): the roll lies in the x-z plane, y is its height."""
     _check_size(n_samples)
+    import sklearn.datasets
+
     points, _ = sklearn.datasets.make_swiss_roll(n_samples, noise=noise, random_state=_sklearn_seed(random_state))
     return points.astype(np.float32)
 

@@ -1,8 +1,8 @@
-"""Image metrics with no download: a small MNIST classifier that gankit trains itself, once.
+"""Image metrics with no download: a small MNIST classifier that ships with gankit.
 
 The Inception network behind FID and the Inception Score knows nothing of 28x28 digits and
 needs a download, so gankit uses the same formulas with a LeNet-style classifier trained on
-the dataset's own training split (about a minute on two CPU cores, >= 99% MNIST test accuracy):
+the dataset's own training split (>= 99% MNIST test accuracy):
 
 * `frechet_distance` (FD): the Frechet distance between Gaussians fitted to the classifier's
   penultimate-layer features of two image sets. It is reported beside its floor, the FD between
@@ -12,10 +12,13 @@ the dataset's own training split (about a minute on two CPU cores, >= 99% MNIST 
 * `class_coverage`: the share of images predicted as each digit (mode collapse shows as zeros).
 * `label_accuracy`: for a conditional generator, the share of images classified as the digit asked for.
 
-The trained weights are cached as a safetensors file, `classifier-<dataset>.safetensors`, in
-`cache_dir`, else $GANKIT_CLASSIFIER_DIR, else ($XDG_CACHE_HOME or ~/.cache)/gankit. The file is
-written atomically (temporary file, then rename), its metadata records the test accuracy, the
-seed and the format version; training is seeded and leaves torch's global RNG untouched.
+MNIST's classifier is a file of the package (`SHIPPED`, written by `python -m
+gankit.metrics.train_classifier`), so these are the same numbers on every machine and nobody waits for
+a training. Your own classifier (another seed or recipe, or Fashion-MNIST's, which does not ship) is
+read from `classifier-<dataset>.safetensors` in `cache_dir`, else $GANKIT_CLASSIFIER_DIR, else (for
+datasets gankit ships none of) ($XDG_CACHE_HOME or ~/.cache)/gankit, and trained there on first use.
+The file is written atomically (temporary file, then rename), its metadata records the test
+accuracy, the seed and the format version; training is seeded and leaves torch's global RNG untouched.
 
 `ImageEvaluator` holds the classifier and the test-set feature statistics, so scoring 10,000
 generated images costs one forward pass over them plus a few 128x128 matrix operations.
@@ -36,6 +39,8 @@ from torch import nn
 
 from gankit.errors import GankitError, bad_value
 from gankit.files import atomic_write, user_cache_dir
+from gankit.notebook import progress_bar
+from gankit.threads import follows_policy, policy_threads
 
 CLASSIFIER_DIR_ENV = "GANKIT_CLASSIFIER_DIR"
 FORMAT = "gankit-classifier"
@@ -47,6 +52,7 @@ EPOCHS = 3
 BATCH_SIZE = 128
 MAX_LR = 3e-3
 REFERENCE_SEED = 0  # picks the fixed subset of training images behind the floor
+SHIPPED = {"mnist": Path(__file__).with_name("classifier-mnist.safetensors")}  # the classifiers in the package
 
 
 class MNISTClassifier(nn.Module):
@@ -97,13 +103,16 @@ def _check_dataset(dataset: str) -> None:
 
 
 def classifier_path(dataset: str = "mnist", cache_dir: str | Path | None = None) -> Path:
-    """Where the classifier of `dataset` is cached: `cache_dir`, else $GANKIT_CLASSIFIER_DIR,
-    else ($XDG_CACHE_HOME or ~/.cache)/gankit; the file is classifier-<dataset>.safetensors."""
+    """Where the classifier of `dataset` is read from: classifier-<dataset>.safetensors in `cache_dir`,
+    else in $GANKIT_CLASSIFIER_DIR, else the one gankit ships (`SHIPPED`), else in
+    ($XDG_CACHE_HOME or ~/.cache)/gankit."""
     _check_dataset(dataset)
     if cache_dir is not None:
         folder = Path(cache_dir).expanduser()
     elif os.environ.get(CLASSIFIER_DIR_ENV):
         folder = Path(os.environ[CLASSIFIER_DIR_ENV]).expanduser()
+    elif dataset in SHIPPED:
+        return SHIPPED[dataset]
     else:
         folder = user_cache_dir()
     return folder / f"classifier-{dataset}.safetensors"
@@ -174,17 +183,16 @@ def train_classifier(
     seed: int = SEED,
     epochs: int = EPOCHS,
     progress: bool = True,
+    threads: int | None = None,
 ) -> MNISTClassifier:
     """Train a fresh classifier on the training split (Adam with a one-cycle schedule, batch 128, no augmentation).
 
     Deterministic for a given seed (on a given machine, torch build and thread count); torch's
-    global RNG is saved and restored around it. It uses torch's current thread count: on a CPU
-    shared with other busy processes, one thread can be several times faster than two.
+    global RNG is saved and restored around it. It trains on `threads` threads, else on gankit's
+    thread policy's count (`gankit.threads`: the cores other processes leave free).
     The result is in eval mode, frozen, with `metadata` holding its test accuracy.
     `load_classifier` trains through this and caches the result.
     """
-    from tqdm import tqdm
-
     from gankit.data.mnist import load_mnist
 
     _check_dataset(dataset)
@@ -194,17 +202,16 @@ def train_classifier(
     if steps_per_epoch == 0:
         raise GankitError(f"the {dataset} training split holds {len(images)} images; accepted: at least {BATCH_SIZE}")
     start, start_cpu = time.perf_counter(), time.process_time()
-    with torch.random.fork_rng(devices=[]):
+    with policy_threads(count=threads) as count, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = MNISTClassifier()
         optimizer = torch.optim.Adam(model.parameters(), lr=MAX_LR)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=MAX_LR, total_steps=epochs * steps_per_epoch)
         order = torch.Generator().manual_seed(seed)
         model.train()
-        with tqdm(
+        with progress_bar(
             total=epochs * steps_per_epoch,
             desc=f"training the {dataset} classifier (once)",
-            unit="step",
             disable=not progress,
             leave=False,
         ) as bar:
@@ -234,7 +241,7 @@ def train_classifier(
         "test_accuracy": f"{accuracy:.4f}",
         "train_seconds": f"{seconds:.1f}",
         "train_cpu_seconds": f"{cpu_seconds:.1f}",
-        "threads": str(torch.get_num_threads()),
+        "threads": str(count),
         "gankit_version": version("gankit"),
         "torch_version": torch.__version__,
     }
@@ -249,14 +256,22 @@ def load_classifier(
     train_if_missing: bool = True,
     progress: bool = True,
 ) -> MNISTClassifier:
-    """The cached classifier of `dataset` ("mnist" or "fashion_mnist"), trained and cached first if missing.
+    """The classifier of `dataset` ("mnist" or "fashion_mnist"): the one gankit ships, or your own (see
+    `classifier_path`), which is trained and cached first if missing.
 
-    The cache file is `classifier_path(dataset, cache_dir)`; `data_dir` is only used to train.
-    A file made by an older format version counts as missing. Returns the model on the CPU,
-    in eval mode, with frozen weights and `metadata` (test_accuracy, seed, version, ...).
-    Raises GankitError when the file is missing and `train_if_missing` is false, or is unreadable.
+    `data_dir` is only used to train. A cached file made by an older format version counts as missing.
+    Returns the model on the CPU, in eval mode, with frozen weights and `metadata` (test_accuracy, seed,
+    version, ...). Raises GankitError when the file is missing and `train_if_missing` is false, or is unreadable.
     """
     path = classifier_path(dataset, cache_dir)
+    if path == SHIPPED.get(dataset):
+        model = _read_cache(path) if path.is_file() else None
+        if model is None:  # the package is incomplete or older than this code: never trained into it
+            raise GankitError(
+                f"gankit's {dataset} classifier {str(path)!r} is missing or of another format version; "
+                f"accepted: gankit installed again, or cache_dir or ${CLASSIFIER_DIR_ENV} for a classifier of your own"
+            )
+        return _finish(model)
     if path.is_file():
         model = _read_cache(path)
         if model is not None:
@@ -448,6 +463,7 @@ class ImageEvaluator:
     FD depends on the sample size: compare generators at the same number of images, ideally `n_reference`.
     """
 
+    @follows_policy
     def __init__(
         self,
         *,
@@ -494,6 +510,7 @@ class ImageEvaluator:
         mu, cov = feature_statistics(features)
         return frechet_distance_from_statistics(self.mu, self.cov, mu, cov, sqrt_cov_a=self._sqrt_cov)
 
+    @follows_policy
     def evaluate(self, images, labels=None) -> dict:
         """Metrics of generated `images` (N >= 2, in [-1, 1], (N, 1, 28, 28) tensor or array).
 
