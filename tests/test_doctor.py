@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gankit
 from gankit import doctor
 from gankit.config import TrainConfig
@@ -13,7 +15,7 @@ def test_a_run_that_ends_far_worse_than_its_best_is_told_so_with_the_step():
         {"step": 500, "w1_ratio": 1.44},
         {"step": 1000, "w1_ratio": 4.5},
     ]
-    line = doctor.ended_worse(records)
+    line = doctor.ended_worse(records).text
     assert "W1 / floor 4.5 (step 1,000)" in line and "best 1.44 at step 500" in line and "run.best()" in line
     assert "steps=500 (now 1000)" in line
 
@@ -21,7 +23,7 @@ def test_a_run_that_ends_far_worse_than_its_best_is_told_so_with_the_step():
 def test_a_run_near_its_best_or_not_evaluated_is_not_told_anything():
     assert doctor.ended_worse([{"step": 10, "w1_ratio": 1.2}, {"step": 20, "w1_ratio": 1.6}]) is None
     assert doctor.ended_worse([{"step": 10, "loss_d": 1.0}]) is None
-    assert "FD 40 (step 20)" in doctor.ended_worse([{"step": 10, "fd": 20.0}, {"step": 20, "fd": 40.0}])
+    assert "FD 40 (step 20)" in doctor.ended_worse([{"step": 10, "fd": 20.0}, {"step": 20, "fd": 40.0}]).seen
 
 
 def test_divergence_advice_differs_from_the_runs_settings():
@@ -50,3 +52,106 @@ def test_divergence_names_the_users_loss_of_probabilities_and_the_value_that_bro
         3, None, config=TrainConfig(), loss=None, outputs_probability=False, checkpoint="no checkpoint"
     )
     assert "a weight of G or D became NaN or infinite while both losses were finite" in weights
+
+
+# ----- the doctor on records made on purpose: each condition, and its thresholds -----
+TOY = TrainConfig(dataset="circle")
+
+
+def _logs(d_fake: float, steps: range, d_real: float = 0.95) -> list[dict]:
+    return [
+        {"step": s, "loss_d": 0.2, "loss_g": 3.0, "d_real": d_real, "d_fake": d_fake, "seconds": 1.0} for s in steps
+    ]
+
+
+def _evals(values: list[float], every: int = 100, key: str = "w1_ratio", **more) -> list[dict]:
+    return [{"step": every * (i + 1), key: v, **more} for i, v in enumerate(values)]
+
+
+def _kinds(records: list[dict], config: TrainConfig = TOY, loss=None) -> list[str]:
+    return [f.kind for f in doctor.diagnose(records, config, loss)]
+
+
+def test_d_overpowering_g_is_told_with_d_of_the_fakes_and_the_best_step():
+    records = _evals([3.0, 1.5, 2.0, 2.4]) + _logs(0.03, range(410, 440, 10))
+    (finding,) = doctor.diagnose(records, TOY.replace(lr_d=0.02))
+    assert finding.kind == "d_overpowers"
+    assert "D(G(z)) is 0.03 (D(x) 0.95)" in finding.seen and "rose to 2.4 (step 400) from its best 1.5 at step 200" in (
+        finding.seen
+    )
+    assert "lr_d=0.002 (now 0.02; lr_g is 0.002)" in finding.try_  # differs from the run's own
+    # the same D(G(z)) while the quality still improves, or D(G(z)) above the threshold: nothing
+    assert _kinds(_evals([3.0, 2.0, 1.5]) + _logs(0.03, range(310, 340, 10))) == []
+    assert _kinds(records[:4] + _logs(doctor.D_FAKE_LOW + 0.01, range(410, 440, 10))) == []
+    # a critic's scores through a sigmoid say nothing: no finding for the wasserstein loss
+    assert _kinds(records, TOY.replace(loss="wasserstein")) == []
+
+
+def test_a_saturating_loss_whose_fakes_d_rejects_is_told_its_gradient_vanishes():
+    records = _logs(0.5, range(100, 400, 100)) + _logs(0.02, range(400, 700, 100))
+    (finding,) = doctor.diagnose(records, TOY.replace(loss="minimax"))
+    assert finding.kind == "vanishing_gradient" and finding.step == 600
+    assert "loss=nonsaturating (now minimax)" in finding.try_
+    assert _kinds(records, TOY) == []  # the same numbers under the non-saturating loss: G still gets a gradient
+    assert _kinds(records[:5], TOY.replace(loss="minimax")) == []  # two low lines are not yet "a while"
+    own = gankit.Loss(
+        discriminator=lambda r, f: -(r.log() + (1 - f).log()).mean(), generator=lambda f: (1 - f).log().mean()
+    )
+    (finding,) = doctor.diagnose(records, TOY.replace(loss="custom"), own)
+    assert finding.kind == "vanishing_gradient" and "loss=" not in finding.try_  # never: drop your own loss
+
+
+def test_mode_collapse_on_toy_modes_mnist_digits_and_conditional_labels():
+    ring = TrainConfig(dataset="ring")
+    covered = [{"step": 100 * (i + 1), "w1_ratio": 2.0, "modes": m} for i, m in enumerate([6, 8, 8, 3])]
+    (finding,) = doctor.diagnose(covered, ring)
+    assert finding.kind == "mode_collapse" and finding.step == 400
+    assert finding.seen == "G covers 3 of 8 modes at step 400, down from 8 at step 200"
+    assert _kinds(covered[:3], ring) == [] and _kinds(covered[:3] + [{**covered[3], "modes": 5}], ring) == []
+    # all samples on one point of the circle: nearly every cell of the data's histogram is empty
+    assert _kinds(_evals([12.0, 12.0], hist_kl=6.7)) == ["mode_collapse"]
+    assert _kinds(_evals([4.0, 2.0], hist_kl=3.6)) == []
+    mnist = TrainConfig(dataset="mnist")
+    shares = [0.1] * 9
+    digits = [{"step": s, "fd": 20.0, "fd_floor": 1.0, "class_shares": [0.1, *shares]} for s in (100, 200)]
+    digits += [{"step": s, "fd": 15.0, "fd_floor": 1.0, "class_shares": [0.005, *shares]} for s in (300, 400)]
+    found = doctor.diagnose(digits, mnist)
+    assert [(f.kind, f.step) for f in found] == [("mode_collapse", 400)] and "digit 0 is under 2%" in found[0].seen
+    labels = [{"step": s, "fd": 15.0, "fd_floor": 1.0, "label_accuracy": a} for s, a in ((100, 0.9), (200, 0.3))]
+    assert _kinds(labels, mnist) == [] and _kinds([*labels, {**labels[1], "step": 300}], mnist) == ["mode_collapse"]
+
+
+def test_oscillation_and_no_progress_of_the_quality():
+    swinging = _evals([4.0, 1.5, 4.0, 1.4, 3.5])
+    assert _kinds(swinging) == ["oscillation"]
+    (finding,) = doctor.diagnose(swinging, TOY)  # first found at the third swing
+    assert (
+        finding.seen
+        == "W1 / floor swung up and down by 2x or more 3 times over the last 4 evaluations (4, 1.5, 4, 1.4, to step 400)"
+    )
+    assert _kinds(_evals([4.0, 2.5, 4.0, 2.5, 3.5])) == []  # moves under SWING
+    stuck = _evals([8.0, 6.0, 5.0, 5.2, 5.1, 5.0])
+    (finding,) = doctor.diagnose(stuck, TOY)
+    assert finding.kind == "no_progress" and finding.step == 600 and "5 times the floor" in finding.seen
+    assert _kinds(_evals([8.0, 6.0, 5.0, 4.9, 5.1, 5.0])) == []  # improved, if slowly
+    assert _kinds(_evals([2.0, 1.5, 1.3, 1.3, 1.3, 1.3])) == []  # near the floor: done, not stuck
+
+
+def test_each_finding_is_told_once_until_it_changes():
+    watcher = doctor.Doctor(TrainConfig(dataset="mnist"))
+    shares = lambda low: [low, *[0.1] * 9]  # noqa: E731
+    records = [{"step": s, "fd": 20.0, "fd_floor": 1.0, "class_shares": shares(0.005)} for s in (100, 200)]
+    assert [f.subject for f in watcher.check(records)] == ["0"]
+    records.append({"step": 300, "fd": 20.0, "fd_floor": 1.0, "class_shares": shares(0.005)})
+    assert watcher.check(records) == []
+    records.append({"step": 400, "fd": 20.0, "fd_floor": 1.0, "class_shares": [0.1, 0.005, *[0.1] * 8]})
+    assert watcher.check(records) == []  # one evaluation of digit 1 alone is not two
+    records.append({"step": 500, "fd": 20.0, "fd_floor": 1.0, "class_shares": [0.1, 0.005, *[0.1] * 8]})
+    (finding,) = watcher.check(records)
+    assert finding.subject == "1" and finding.event() == {
+        "event": "finding",
+        "kind": "mode_collapse",
+        "step": 500,
+        "text": finding.text,
+    }
+    assert doctor.Finding.from_event(finding.event()) == dataclasses.replace(finding, subject="")
