@@ -76,13 +76,18 @@ def test_d_overpowering_g_is_told_with_d_of_the_fakes_and_the_best_step():
     records = _evals([3.0, 1.5, 2.0, 2.4]) + _logs(0.03, range(410, 440, 10))
     (finding,) = doctor.diagnose(records, TOY.replace(lr_d=0.02))
     assert finding.kind == "d_overpowers"
-    assert "D(G(z)) is 0.03 (D(x) 0.95)" in finding.seen and "rose to 2.4 (step 400) from its best 1.5 at step 200" in (
-        finding.seen
+    assert finding.seen == (
+        "D(G(z)) is 0.03 against D(x) 0.95 over the last 3 log lines while W1 / floor rose to 2.4 (step 400) "
+        "from its best 1.5 at step 200"
     )
     assert "lr_d=0.002 (now 0.02; lr_g is 0.002)" in finding.try_  # differs from the run's own
-    # the same D(G(z)) while the quality still improves, or D(G(z)) above the threshold: nothing
+    # D far ahead while the quality is stuck (and not near the floor) is told the same
+    stuck = _evals([8.0, 6.0, 5.0, 5.2, 5.1, 5.0])
+    stuck[5:5] = _logs(0.25, range(510, 540, 10), d_real=0.75)
+    assert _kinds(stuck) == ["d_overpowers"]
+    # D far ahead while the quality still improves, or D(G(z)) close to D(x): nothing
     assert _kinds(_evals([3.0, 2.0, 1.5]) + _logs(0.03, range(310, 340, 10))) == []
-    assert _kinds(records[:4] + _logs(doctor.D_FAKE_LOW + 0.01, range(410, 440, 10))) == []
+    assert _kinds(records[:4] + _logs(0.45, range(410, 440, 10), d_real=0.55)) == []
     # a critic's scores through a sigmoid say nothing: no finding for the wasserstein loss
     assert _kinds(records, TOY.replace(loss="wasserstein")) == []
 

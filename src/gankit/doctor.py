@@ -25,6 +25,7 @@ from gankit.runfolder import BEST_METRICS, best_record
 # D(G(z)) under this, as the mean of D's probabilities on the fakes, is D rejecting nearly every fake.
 D_FAKE_LOW = 0.1
 LOW_LOGS = 3  # ... over this many log lines in a row ("for a while")
+D_GAP = 0.3  # D(x) - D(G(z)) over this in each of those lines: D tells real from fake (healthy runs: under 0.2)
 WORSE = 1.5  # quality this many times its best (W1 / floor, FD: lower is better) is worse than the best
 COLLAPSE_SHARE = 0.5  # toy modes: at most this share of the modes covered, or of the most covered before
 # 2-D toy data without modes: G's samples miss nearly every cell of the data's histogram (hist_kl in bits);
@@ -245,19 +246,26 @@ def _vanishing(records, config, loss, saturates) -> Finding | None:
 
 
 def _overpowers(records, config, quality) -> Finding | None:
-    low = _d_fake_low(records)
-    if low is None or quality is None:
+    """D tells real from fake (D(G(z)) near 0, or far under D(x)) while the quality is worse than its best
+    or stuck."""
+    last_logs = _logs(records)[-LOW_LOGS:]
+    apart = len(last_logs) == LOW_LOGS and all(
+        r["d_fake"] < D_FAKE_LOW or r["d_real"] - r["d_fake"] > D_GAP for r in last_logs
+    )
+    if not apart or quality is None:
         return None
     metric, evals = quality
     best, last = min(evals, key=lambda r: r[metric]), evals[-1]
-    if not last[metric] >= WORSE * best[metric]:
+    worse = last[metric] >= WORSE * best[metric]
+    if not (worse or _no_progress(config, quality)):
         return None
+    state = f"rose to {_number(last[metric])} (step {last['step']:,}) from" if worse else "has not improved on"
     return Finding(
-        max(low[-1]["step"], last["step"]),
+        max(last_logs[-1]["step"], last["step"]),
         "d_overpowers",
-        f"D(G(z)) is {_number(_mean(low, 'd_fake'))} (D(x) {_number(_mean(low, 'd_real'))}) over the last "
-        f"{len(low)} log lines while {_name(metric)} rose to {_number(last[metric])} (step {last['step']:,}) from "
-        f"its best {_number(best[metric])} at step {best['step']:,}",
+        f"D(G(z)) is {_number(_mean(last_logs, 'd_fake'))} against D(x) {_number(_mean(last_logs, 'd_real'))} over "
+        f"the last {len(last_logs)} log lines while {_name(metric)} {state} its best {_number(best[metric])} at step "
+        f"{best['step']:,}",
         "D learns faster than G can follow: it rejects every generated point, and G chases D's latest boundary "
         "instead of the data",
         ", ".join(_slower_d(config)),
