@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+import torch
+from torch import nn
+
 import gankit
+from fast_metrics import use_fast_metrics
 from gankit import doctor
+from gankit.cli import main
 from gankit.config import TrainConfig
 
 
@@ -112,7 +118,7 @@ def test_mode_collapse_on_toy_modes_mnist_digits_and_conditional_labels():
     (finding,) = doctor.diagnose(covered, ring)
     assert finding.kind == "mode_collapse" and finding.step == 400
     assert finding.seen == "G covers 3 of 8 modes at step 400, down from 8 at step 200"
-    assert _kinds(covered[:3], ring) == [] and _kinds(covered[:3] + [{**covered[3], "modes": 5}], ring) == []
+    assert _kinds(covered[:3], ring) == [] and _kinds([*covered[:3], {**covered[3], "modes": 5}], ring) == []
     # all samples on one point of the circle: nearly every cell of the data's histogram is empty
     assert _kinds(_evals([12.0, 12.0], hist_kl=6.7)) == ["mode_collapse"]
     assert _kinds(_evals([4.0, 2.0], hist_kl=3.6)) == []
@@ -130,9 +136,8 @@ def test_oscillation_and_no_progress_of_the_quality():
     swinging = _evals([4.0, 1.5, 4.0, 1.4, 3.5])
     assert _kinds(swinging) == ["oscillation"]
     (finding,) = doctor.diagnose(swinging, TOY)  # first found at the third swing
-    assert (
-        finding.seen
-        == "W1 / floor swung up and down by 2x or more 3 times over the last 4 evaluations (4, 1.5, 4, 1.4, to step 400)"
+    assert finding.seen == (
+        "W1 / floor swung up and down by 2x or more 3 times over the last 4 evaluations (4, 1.5, 4, 1.4, to step 400)"
     )
     assert _kinds(_evals([4.0, 2.5, 4.0, 2.5, 3.5])) == []  # moves under SWING
     stuck = _evals([8.0, 6.0, 5.0, 5.2, 5.1, 5.0])
@@ -160,3 +165,87 @@ def test_each_finding_is_told_once_until_it_changes():
         "text": finding.text,
     }
     assert doctor.Finding.from_event(finding.event()) == dataclasses.replace(finding, subject="")
+
+
+# ----- training runs that go wrong on purpose: the finding is said once, logged, listed -----
+TINY = dict(g_hidden=(16, 16), d_hidden=(16, 16))
+
+
+class OnePoint(nn.Module):
+    """A G that ignores z: every sample is one (learnable) point."""
+
+    def __init__(self):
+        super().__init__()
+        self.point = nn.Parameter(torch.zeros(2))
+
+    def forward(self, z):
+        return self.point + 0 * z[:, :1]
+
+
+def _events(path) -> list[dict]:
+    return [r for r in gankit.read_metrics(path) if r.get("event") == "finding"]
+
+
+def test_a_learning_rate_that_diverges_is_logged_and_listed(tmp_path):
+    config = TrainConfig(dataset="circle", steps=50, lr_g=1e10, lr_d=1e10, **TINY)
+    with pytest.raises(gankit.TrainingDiverged, match="training diverged at step"):
+        gankit.train(config, tmp_path / "run", progress=False, figures=False)
+    (event,) = _events(tmp_path / "run")
+    assert event["kind"] == "divergence" and "try lr_g=lr_d=5e+09 (now 1e+10)" in event["text"]
+    assert [f.kind for f in gankit.diagnose(tmp_path / "run")] == ["divergence"]
+
+
+def test_a_collapsed_g_is_told_once_while_it_trains_logged_listed_and_printed(tmp_path, capsys):
+    D = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+    config = TrainConfig(dataset="circle", steps=300, eval_every=100)
+    run = gankit.train(config, tmp_path / "run", generator=OnePoint(), discriminator=D, progress=False, figures=False)
+    told = [line for line in capsys.readouterr().err.splitlines() if "G's samples miss nearly all" in line]
+    assert len(told) == 1 and told[0].startswith("gankit: ")  # found at steps 200 and 300, said once
+    (event,) = [e for e in _events(run.path) if e["kind"] == "mode_collapse"]
+    assert event["step"] == 200 and told[0] == f"gankit: {event['text']}"
+    assert [f.kind for f in run.diagnose()] == [e["kind"] for e in _events(run.path)]
+    assert main(["eval", str(run.path), "--models", str(_models_file(tmp_path))]) == 0
+    assert "finding: step 200, mode_collapse: G's samples miss nearly all" in capsys.readouterr().out
+
+
+def _models_file(tmp_path):
+    path = tmp_path / "one_point.py"
+    path.write_text(
+        "import torch\nfrom torch import nn\n\n\n"
+        "class OnePoint(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.point = nn.Parameter(torch.zeros(2))\n\n"
+        "    def forward(self, z):\n        return self.point + 0 * z[:, :1]\n\n\n"
+        "def make_generator(config):\n    return OnePoint()\n\n\n"
+        "def make_discriminator(config):\n"
+        "    return nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))\n"
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_in_a_notebook_a_finding_shows_under_the_live_view(tmp_path, monkeypatch):
+    shown = []
+    display = type("FakeDisplay", (), {"show": lambda self, content: shown.append(content)})
+    monkeypatch.setattr(gankit.live, "in_notebook", lambda: True)
+    monkeypatch.setattr(gankit.live, "Display", display)
+    D = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+    config = TrainConfig(dataset="circle", steps=300, eval_every=100)
+    gankit.train(config, tmp_path / "run", generator=OnePoint(), discriminator=D, progress=False, live=100)
+    notes = [c for c in shown if isinstance(c, str)]
+    assert notes and notes[-1].startswith("gankit: G's samples miss nearly all")
+    assert isinstance(shown[0], bytes)  # the figure first: the line shows below it
+
+
+@pytest.mark.slow
+def test_a_saturating_loss_with_a_strong_d_is_told_its_gradient_vanishes(tmp_path, monkeypatch):
+    use_fast_metrics(monkeypatch)
+    config = TrainConfig(dataset="circle", loss="minimax", lr_d=1e-2, d_steps=5, steps=1000, eval_every=500)
+    run = gankit.train(config, tmp_path / "run", progress=False, figures=False)
+    assert "vanishing_gradient" in [f.kind for f in run.diagnose()]
+
+
+def test_a_healthy_run_of_the_toy_defaults_raises_nothing(tmp_path, monkeypatch):
+    use_fast_metrics(monkeypatch)
+    config = TrainConfig(dataset="circle", steps=1500, eval_every=150)
+    run = gankit.train(config, tmp_path / "run", progress=False, figures=False)
+    assert run.diagnose() == [] and _events(run.path) == []
