@@ -156,6 +156,29 @@ def test_points_and_arrows_outside_the_box_stay_out_of_the_margins_in_a_real_bro
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def test_a_finding_of_the_doctor_shows_at_its_step_in_a_real_browser(moons_run, tmp_path):
+    folder = tmp_path / "moons"
+    shutil.copytree(moons_run.path, folder)
+    finding = {"event": "finding", "kind": "oscillation", "step": 90, "text": "W1 / floor swung; why; try this"}
+    with (folder / "metrics.jsonl").open("a") as log:
+        log.write(json.dumps(finding) + "\n")
+    path = write_report(folder)
+    (data,) = _data(path.read_text())
+    assert data["findings"][-1] == {"step": 90, "kind": "oscillation", "text": finding["text"]}
+    driver, profile = _browser()
+    try:
+        driver.get(path.resolve().as_uri())
+        notes = driver.find_element("css selector", ".gk-findings")
+        assert notes.text.splitlines()[-1] == "step 90, oscillation: W1 / floor swung; why; try this"
+        driver.find_element("css selector", "input.gk-slider").send_keys("\ue011")  # Home: step 45, before it
+        assert driver.find_element("css selector", ".gk-step").text == "step 45" and notes.text == ""
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
+        assert errors == []
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
 def test_a_view_of_a_subset_of_the_training_points_says_the_training_sets_size():
     config = gankit.TrainConfig(dataset="circle", n_samples=1500, latent_dim=2, **TINY)
     trainer = gankit.run.Trainer(config, load_dataset(config))

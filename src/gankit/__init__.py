@@ -6,6 +6,7 @@ run.plot()            # {name: Figure}, shown inline in a notebook (run.plot(bes
 run.lab_view()        # GAN Lab's view: D's heatmap, G's manifold, the push of G's loss, the points, the curves
 run.evaluate()        # {"w1": ..., "w1_floor": ..., ...}
 run.sample(1000)      # numpy array in the data's units
+run.diagnose()        # what went wrong, why, and what to try (also said while it trains)
 
 # your own networks and loss train the same way
 run = gankit.train(config, generator=G, discriminator=D, loss=gankit.Loss(discriminator=d_loss, generator=g_loss))
@@ -29,7 +30,7 @@ from gankit.loop import TrainingDiverged, TrainingInterrupted
 from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.models import MODELS
 from gankit.report import write_report
-from gankit.run import Run, resume, train
+from gankit.run import Run, diagnose, resume, train
 from gankit.runfolder import read_metrics
 from gankit.sweep import SweepResult, resume_sweep, sweep
 
@@ -51,6 +52,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "__version__",
+    "diagnose",
     "figures",
     "plots",
     "preset",

@@ -165,7 +165,7 @@ def _build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--force", action="store_true", help="replace an existing lab folder")
     lab.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    evaluate = commands.add_parser("eval", help="print a run's metrics")
+    evaluate = commands.add_parser("eval", help="print a run's metrics and the doctor's findings")
     evaluate.add_argument("run")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     _add_models_flag(evaluate, "a run trained with them")
@@ -292,11 +292,14 @@ def _lab(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    metrics = Run(args.run, models=args.models).evaluate()
+    run = Run(args.run, models=args.models)
+    metrics = run.evaluate()
     if args.json:
-        print(json.dumps(metrics))
+        print(json.dumps({**metrics, "findings": [finding.event() for finding in run.diagnose()]}))
     else:
         _print_metrics(metrics)
+        for finding in run.diagnose():  # what went wrong while it trained, at the step it was seen
+            print(f"finding: {finding}")
 
 
 def _sweep(args: argparse.Namespace) -> None:

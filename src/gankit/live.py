@@ -42,6 +42,8 @@ class LiveView:
         self.started = time.perf_counter()
         self.drawing = 0.0  # seconds spent drawing so far
         self.draws = 0
+        self.notes: list[str] = []  # lines under the figure: the doctor's findings
+        self.notes_display: Any = None  # made at the first note after the figure, so that it shows below it
 
     def __call__(self, game: Any) -> None:
         """A redraw that is due every `every` steps; skipped while drawing is over its budget."""
@@ -56,6 +58,19 @@ class LiveView:
         self.display.show(figure_to_png(figure, dpi=LIVE_DPI, tight=False))
         self.drawing += time.perf_counter() - begun
         self.draws += 1
+        if self.notes and self.notes_display is None:
+            self._show_notes()
+
+    def note(self, text: str) -> None:
+        """A line under the figure (shown once the figure is), below the earlier ones."""
+        self.notes.append(f"gankit: {text}")
+        if self.draws:
+            self._show_notes()
+
+    def _show_notes(self) -> None:
+        if self.notes_display is None:
+            self.notes_display = Display()
+        self.notes_display.show("\n".join(self.notes))
 
 
 def live_view(sources: Sources, records: list[dict[str, Any]], live: bool | int | None) -> LiveView | None:

@@ -71,6 +71,8 @@ class Member:
     records: list[dict[str, Any]] = field(default_factory=list)  # what was logged, also kept in memory
     keep_best: bool = False  # also keep the checkpoint of its best evaluation (runfolder.BEST_METRICS)
     tensorboard: TensorBoardLog | None = None  # its records as TensorBoard scalars too
+    doctor: doctor.Doctor | None = None  # reads its records at each log line and evaluation; None: nobody does
+    tell: Callable[[str], None] | None = None  # shows each new finding of its doctor (logged as an event too)
     diverged_at: int | None = None
 
 
@@ -179,6 +181,8 @@ class TrainingLoop:
                         started_parts = time.perf_counter()
                         if eval_due:
                             self._evaluate(step)
+                        if log_due or eval_due:
+                            self._diagnose()
                         # Decided after the evaluation: a signal that arrived during it is answered with a checkpoint.
                         stop = stop or (bool(received) and not shared)
                         if save_due or stop:
@@ -229,16 +233,17 @@ class TrainingLoop:
             bad = (~torch.isfinite(window).all(1)).nonzero()
             first = int(bad[0]) if len(bad) else len(window) - 1  # the first step whose statistics are not finite
             kept = list_checkpoints(member.run_dir) if member.run_dir is not None else []
-            raise TrainingDiverged(
-                doctor.divergence(
-                    step - (len(window) - 1 - first),
-                    dict(zip(STAT_NAMES, window[first].tolist())) if len(bad) else None,
-                    config=self.game.configs[k],
-                    loss=self.game.loss,
-                    outputs_probability=self.game.outputs_probability,
-                    checkpoint=f"last good checkpoint: {kept[-1]}" if kept else "no checkpoint was written yet",
-                )
+            finding = doctor.divergence_finding(
+                step - (len(window) - 1 - first),
+                dict(zip(STAT_NAMES, window[first].tolist())) if len(bad) else None,
+                config=self.game.configs[k],
+                loss=self.game.loss,
+                outputs_probability=self.game.outputs_probability,
+                checkpoint=f"last good checkpoint: {kept[-1]}" if kept else "no checkpoint was written yet",
             )
+            if member.doctor is not None:
+                self._record(k, finding.event())
+            raise TrainingDiverged(finding.text)
         member.diverged_at = step
         self._record(k, {"event": "diverged", "step": step})
 
@@ -249,6 +254,15 @@ class TrainingLoop:
             append_metrics(member.run_dir, record)
         if member.tensorboard is not None:
             member.tensorboard.record(record)
+
+    def _diagnose(self) -> None:
+        """Each member's new findings, as events of its log, and told."""
+        for k in self.alive():
+            member = self.members[k]
+            for finding in member.doctor.check(member.records) if member.doctor is not None else []:
+                self._record(k, finding.event())
+                if member.tell is not None:
+                    member.tell(finding.text)
 
     def _log(self, step: int, stats: list[list[float]], bar: Any) -> None:
         seconds = round(self.seconds, 3)
@@ -309,6 +323,7 @@ class TrainingLoop:
                     "eval_seconds": round(self.eval_seconds, 3),
                 },
             )
+        self._diagnose()  # what can only be said at the end: a run that ended worse than its best
 
     def _threads_changed(self, step: int, count: int) -> None:
         for k in self.alive():  # results depend on the thread count: the log says which it was

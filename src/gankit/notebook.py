@@ -87,18 +87,19 @@ def progress_bar(
 
 
 class Display:
-    """One output area of the running notebook cell, showing a PNG that `show` replaces in place."""
+    """One output area of the running notebook cell, showing a PNG (or text) that `show` replaces in place."""
 
     def __init__(self) -> None:
         self._handle = None
 
-    def show(self, png: bytes) -> None:
-        from IPython.display import Image, display
+    def show(self, content: bytes | str) -> None:
+        from IPython.display import Image, Pretty, display
 
+        shown = Pretty(content) if isinstance(content, str) else Image(data=content)
         if self._handle is None:
-            self._handle = display(Image(data=png), display_id=True)
+            self._handle = display(shown, display_id=True)
         else:
-            self._handle.update(Image(data=png))
+            self._handle.update(shown)
 
 
 def say(text: str) -> None:

@@ -2,7 +2,7 @@
 // No library and no network: a canvas per view, a canvas per chart, a slider over the saved steps.
 "use strict";
 (function () {
-  const REAL = "#009E73", FAKE = "#E69F00", MANIFOLD = "#3b3b3b";
+  const REAL = "#009E73", FAKE = "#E69F00", MANIFOLD = "#3b3b3b", FINDING = "#b2182b";
 
   function data(id) {
     return JSON.parse(document.getElementById(id).textContent);
@@ -158,7 +158,7 @@
     return Number(v.toPrecision(3)).toString();
   }
 
-  function drawChart(canvas, chart, marker) {
+  function drawChart(canvas, chart, marker, findings) {
     const width = Math.min(520, canvas.parentElement.clientWidth || 520), height = 190;
     const ctx = setupCanvas(canvas, width, height);
     const left = 52, right = 26, top = 22, bottom = 28;
@@ -229,6 +229,15 @@
     }
     ctx.restore();
     ctx.setLineDash([]);
+    ctx.strokeStyle = FINDING; // the doctor's findings: a dashed line at each one's step
+    ctx.setLineDash([3, 3]);
+    for (const f of findings) {
+      ctx.beginPath();
+      ctx.moveTo(px(f.step), top);
+      ctx.lineTo(px(f.step), height - bottom);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
     if (marker !== null) {
       ctx.strokeStyle = "rgba(0,0,0,0.5)";
       ctx.beginPath();
@@ -247,13 +256,27 @@
     const slider = element.querySelector("input.gk-slider");
     const label = element.querySelector(".gk-step");
     const numbers = element.querySelector(".gk-numbers");
+    const notes = element.querySelector(".gk-findings");
+    const findings = view.findings || [];
     function show(index) {
       const frame = view.frames[index];
       if (canvas) drawView(canvas, view, frame);
       if (image) image.src = frame.png;
-      charts.forEach((c, i) => drawChart(c, view.charts[i], frame.step));
+      charts.forEach((c, i) => drawChart(c, view.charts[i], frame.step, findings));
       if (label) label.textContent = "step " + frame.step.toLocaleString("en");
       if (numbers) numbers.textContent = frame.numbers || "";
+      if (notes) {
+        // The findings up to the slider's step, as the training had said them by then.
+        notes.replaceChildren(
+          ...findings
+            .filter((f) => f.step <= frame.step)
+            .map((f) => {
+              const line = document.createElement("div");
+              line.textContent = "step " + f.step.toLocaleString("en") + ", " + f.kind + ": " + f.text;
+              return line;
+            }),
+        );
+      }
     }
     if (slider) slider.addEventListener("input", () => show(Number(slider.value)));
     show(view.frames.length - 1);

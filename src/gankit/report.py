@@ -3,7 +3,8 @@
 A run's page has a slider over the steps of its saved views (RUN/views/, written at every evaluation)
 that redraws the lab view (D's heatmap and 0.5 contour, G's manifold, the push of G's loss, the
 points) or, for images, the grid of the same 100 draws of z; the loss and metric curves with the
-slider's step marked; the final metrics beside their floors and the best step; and the config. A
+slider's step marked; the doctor's findings, marked on the curves and listed up to the slider's step;
+the final metrics beside their floors and the best step; and the config. A
 sweep's page has its table, its figures and each setting's median run. `gankit lab` puts several
 sections on one page.
 
@@ -56,6 +57,7 @@ canvas.gk-view { display: block; margin: 0.6em 0 0.4em 0; }
 .gk-slider { width: 100%; } .gk-step { font-weight: bold; } .gk-numbers { color: #444; font-size: 0.92em; }
 .gk-legend > span { margin-right: 1em; white-space: nowrap; font-size: 0.9em; }
 .gk-note { color: #555; font-size: 0.9em; }
+.gk-findings div { color: #b2182b; font-size: 0.9em; margin: 0.2em 0; }
 img.gk-grid, img.gk-figure { max-width: 100%; }
 details { margin: 0.5em 0; } pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 """
@@ -94,6 +96,15 @@ def _colormap() -> list[list[int]]:
 
 def _eval_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if "loss_d" not in r and "event" not in r and len(r) > 1]
+
+
+def _findings(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The doctor's findings that the run logged (gankit.doctor), each at its step."""
+    return [
+        {"step": r["step"], "kind": r.get("kind", "finding"), "text": r["text"]}
+        for r in records
+        if r.get("event") == "finding" and isinstance(r.get("text"), str)
+    ]
 
 
 def _at(records: Sequence[dict[str, Any]], step: int) -> dict[str, Any]:
@@ -185,9 +196,10 @@ def viewer_data(views: Sequence[Snapshot], records: Sequence[dict[str, Any]]) ->
     """What a viewer draws: the frames of `views` (a run's snapshots, by step) and the curves of `records`."""
     if not views:
         raise GankitError("a viewer needs at least one snapshot of the views")
-    charts = _charts(records)
+    charts, findings = _charts(records), _findings(records)
     if "images" in views[0]:
-        return {"kind": "images", "frames": [_image_frame(v, records) for v in views], "charts": charts}
+        frames = [_image_frame(v, records) for v in views]
+        return {"kind": "images", "frames": frames, "charts": charts, "findings": findings}
     last = views[-1]
     cols = [int(c) for c in last["cols"]]
     names = (
@@ -203,6 +215,7 @@ def viewer_data(views: Sequence[Snapshot], records: Sequence[dict[str, Any]]) ->
         "latent": str(last["latent"]),
         "frames": [_point_frame(v, cols, records) for v in views],
         "charts": charts,
+        "findings": findings,
     }
 
 
@@ -229,7 +242,8 @@ def viewer(views: Sequence[Snapshot], records: Sequence[dict[str, Any]]) -> str:
     return (
         f'<script type="application/json" id="{source}">{payload}</script>'
         f'<div class="gk-viewer" data-source="{source}"><div class="gk-left">'
-        f'<div><span class="gk-step"></span> <span class="gk-numbers"></span></div>{slider}{picture}</div>'
+        f'<div><span class="gk-step"></span> <span class="gk-numbers"></span></div>{slider}'
+        f'<div class="gk-findings"></div>{picture}</div>'
         f'<div class="gk-right">{charts}</div></div>'
     )
 

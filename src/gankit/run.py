@@ -360,7 +360,11 @@ class Training:
                 records=records,
                 keep_best=True,
                 tensorboard=self.tensorboard,
+                doctor=doctor.Doctor(config, networks.loss) if writes else None,
+                tell=self._tell,
             )
+            if self.member.doctor is not None:
+                self.member.doctor.replay(records)  # a resumed run tells only what is new since
             self.sources = sources = trainer_sources(trainer)  # what every view of this training is drawn from
             self.live = live_view(sources, self.member.records, live if writes else False)
             self.loop = TrainingLoop(
@@ -378,6 +382,13 @@ class Training:
                 resume_hint=f"gankit train --resume {run_dir}",
                 threads=self.threads,
             )
+
+    def _tell(self, text: str) -> None:
+        """A new finding of the doctor: under the live view in a notebook, else one line on stderr."""
+        if self.live is not None:
+            self.live.note(text)
+        else:
+            say(text)
 
     def _writing(self):
         return claimed(self.path) if self.claim else contextlib.nullcontext()
@@ -399,10 +410,6 @@ class Training:
         if self.tensorboard is not None:
             self.tensorboard.close()
         distributed.barrier()  # rank 0 has written the last checkpoint
-        finding = doctor.ended_worse(self.member.records)
-        if finding is not None and distributed.world().writes:
-            say(finding)
-            append_metrics(self.path, {"event": "finding", "step": self.trainer.step, "text": finding})
         networks = self.networks
         run = Run(self.path, generator=networks.generator, discriminator=networks.discriminator, loss=networks.loss)
         if self.figures:
@@ -535,6 +542,11 @@ class Run:
             given["generator"], given["discriminator"] = copy.deepcopy(self.trainer.G), copy.deepcopy(self.trainer.D)
         return Run(self.path, checkpoint=path, **given)
 
+    def diagnose(self) -> list[doctor.Finding]:
+        """What went wrong while it trained, each at the step it was first seen (see gankit.doctor): what is
+        seen with the numbers, why it happens, and what to try. An empty list: nothing the doctor knows of."""
+        return doctor.diagnose(self.metrics, self.config, self.trainer.loss)
+
     @follows_policy
     def view(self) -> Snapshot:
         """The lab's views of the run now (see gankit.views): arrays for lab_view, or the sample grid for images."""
@@ -575,3 +587,14 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, dataset={self.config.dataset!r}, step={self.step})"
+
+
+def diagnose(run: Run | str | Path) -> list[doctor.Finding]:
+    """The doctor's findings of a Run or a run folder (`Run.diagnose`); a folder is read without loading its
+    networks, so a run of your own loss is read as if its G loss did not saturate."""
+    if isinstance(run, Run):
+        return run.diagnose()
+    path = Path(run)
+    if not (path / CONFIG_FILE).is_file():
+        raise GankitError(f"{str(path)!r} holds no {CONFIG_FILE}; accepted: a run folder written by gankit train")
+    return doctor.diagnose(read_metrics(path), read_config(path))
