@@ -24,7 +24,7 @@ import numpy as np
 from gankit import distributed
 from gankit.config import PRESETS, REGISTERED, TrainConfig
 from gankit.errors import GankitError, bad_value
-from gankit.files import atomic_write
+from gankit.files import atomic_write, resolve_file
 from gankit.labbook import run_lab
 from gankit.loop import TrainingDiverged, TrainingInterrupted
 from gankit.models.user import MODELS_FILE_HELP
@@ -251,6 +251,7 @@ def _sample(args: argparse.Namespace) -> None:
         raise bad_value("--n", args.n, "a positive integer")
     if not str(args.out).endswith(".npz") or Path(args.out).is_dir():
         raise bad_value("--out", args.out, "a file name ending in .npz (not a folder)")
+    out = resolve_file(args.out)
     run = Run(args.run, models=args.models)
     if run.config.is_image:
         from gankit.data.mnist import images_to_uint8
@@ -271,7 +272,7 @@ def _sample(args: argparse.Namespace) -> None:
         arrays = {"samples": run.sample(args.n, seed=args.seed)}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    atomic_write(Path(args.out), buffer.getvalue())  # the file holds all the samples or stays as it was
+    atomic_write(out, buffer.getvalue())  # the file holds all the samples or stays as it was
     print(f"wrote {args.n} samples to {args.out}")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from gankit import plots
 from gankit.errors import GankitError
 from gankit.figures import lab_figure
-from gankit.files import atomic_write
+from gankit.files import atomic_write, resolve_file
 from gankit.run import Run
 from gankit.runfolder import CONFIG_FILE, best_record, read_config, read_metrics
 from gankit.sweep import SWEEP_FILE, SweepResult
@@ -309,7 +309,7 @@ def page(title: str, sections: Sequence[str], *, intro: str = "") -> str:
 
 
 def write_page(path: str | Path, text: str) -> Path:
-    path = Path(path)
+    path = resolve_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text.encode())
@@ -356,6 +356,7 @@ def write_report(path: str | Path, out: str | Path | None = None, *, models: Any
     """Write the report page of a run folder or a sweep folder (default PATH/report.html); returns its path.
     `models`: the models file of a run or sweep of your own networks (needed where no views were saved)."""
     path = Path(path)
+    out = resolve_file(out if out is not None else path / REPORT_FILE)  # checked before the page is made
     if (path / SWEEP_FILE).is_file():
         sections = sweep_sections(path, models=models)
         title = f"gankit sweep: {path}"
@@ -367,4 +368,4 @@ def write_report(path: str | Path, out: str | Path | None = None, *, models: Any
             f"{str(path)!r} holds neither {CONFIG_FILE} nor {SWEEP_FILE}; "
             "accepted: a run or sweep folder written by gankit"
         )
-    return write_page(out if out is not None else path / REPORT_FILE, page(title, sections))
+    return write_page(out, page(title, sections))
