@@ -229,8 +229,9 @@ def prepare_run_dir(
     `sweep`: the id of the sweep whose member it is (recorded in the marker).
 
     A folder with anything in it is replaced only with `force`, and only when it is proved to be a gankit run
-    folder (its marker); then only the files gankit wrote are removed (a file of your own in it stays)."""
-    if contents(run_dir):
+    folder (its marker); then only the files gankit wrote are removed (a file of your own in it stays). A new
+    sweep's member folder may hold only files of yours (left by a sweep's --force): the run goes beside them."""
+    if contents(run_dir) and not (sweep and not force and not is_run_folder(run_dir)):
         if not force:
             raise GankitError(
                 f"run folder {str(run_dir)!r} already exists; "

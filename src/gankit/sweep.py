@@ -447,6 +447,7 @@ def sweep(
         if out is not None
         else Path("runs") / f"sweep-{Path(base_config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
+    _check_replaceable(out_dir, force=force)  # before the estimate's probe, and checked again under the lock
     if confirm is not None:
         confirm(estimate(plan, factories))
     spec = {
@@ -860,19 +861,26 @@ def _cached(cache: dict, key: tuple, make):
     return cache[key]
 
 
+def _check_replaceable(out_dir: Path, *, force: bool) -> None:
+    """GankitError unless `out_dir` is new or empty, or (with `force`) proved to be a sweep folder."""
+    if not contents(out_dir):
+        return
+    if not force:
+        raise GankitError(
+            f"sweep folder {str(out_dir)!r} already exists; accepted: a new folder, or --force to replace it"
+        )
+    if marker(out_dir).get("gankit") != "sweep":
+        raise GankitError(
+            f"--force will not clear {str(out_dir)!r}: it is not empty and not marked as a gankit sweep folder; "
+            "accepted: a new folder or a sweep folder written by this gankit"
+        )
+
+
 def _prepare(out_dir: Path, *, force: bool) -> None:
     """Make `out_dir` a fresh sweep folder; one with anything in it is replaced only with `force`, only when it is
     proved to be a sweep folder (its marker), and then only what gankit wrote in it is removed."""
     if contents(out_dir):
-        if not force:
-            raise GankitError(
-                f"sweep folder {str(out_dir)!r} already exists; accepted: a new folder, or --force to replace it"
-            )
-        if marker(out_dir).get("gankit") != "sweep":
-            raise GankitError(
-                f"--force will not clear {str(out_dir)!r}: it is not empty and not marked as a gankit sweep folder; "
-                "accepted: a new folder or a sweep folder written by this gankit"
-            )
+        _check_replaceable(out_dir, force=force)
         for name in (SWEEP_FILE, GANS_FILE, TABLE_FILE, MARKDOWN_FILE, SAMPLES_FILE):
             (out_dir / name).unlink(missing_ok=True)
         for figure in [*(out_dir / FIGURE_DIR).glob("*_vs_*.png"), out_dir / FIGURE_DIR / "samples.png"]:
