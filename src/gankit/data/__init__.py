@@ -163,16 +163,16 @@ def load_dataset(config: DataConfig) -> Dataset:
         noise = {} if config.noise is None else {"noise": config.noise}  # None: the generator's own default
 
         def fresh(n: int, seed: int) -> np.ndarray:
-            return generator(n, **noise, random_state=seed)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflowing noise is refused in one line below
+                return generator(n, **noise, random_state=seed)
 
         dim = fresh(2, 0).shape[1]
         # drawn in float64, then float32, standardised: about four copies at once
         require(
             f"a training set of n_samples={config.n_samples:,}", 4 * 8 * config.n_samples * dim, "a smaller n_samples"
         )
-        points = check_points(
-            fresh(config.n_samples, config.seed), f"dataset {config.dataset!r} (noise={config.noise})"
-        )
+        points = fresh(config.n_samples, config.seed)
+        points = check_points(points, f"dataset {config.dataset!r} (noise={config.noise})")
 
     train = torch.from_numpy(points)
     # A coordinate that never varies keeps its scale (1); any other is standardised, however small its scale.
