@@ -329,3 +329,57 @@ def test_a_billion_seeds_is_one_line_at_once(tmp_path, capsys):
     assert main(argv) == 2
     assert "a sweep of 1,000,000,000 GANs would need about" in _one_line(capsys)
     assert not (tmp_path / "s").exists()
+
+
+def test_steps_whose_records_cannot_be_held_are_refused_before_training(tmp_path, capsys):
+    assert main([*TRAIN, "--steps", str(10**11), "--log-every", "1", "--out", str(tmp_path / "r")]) == 2
+    assert "the records of 100,000,000,000 steps would need about" in _one_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+# ----- silently wrong: the right result, or one line -----
+def test_a_csv_with_a_byte_order_mark_keeps_its_first_row(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf1,2\n3,4\n5,7\n")
+    assert gankit.data.load_points(path).tolist() == [[1, 2], [3, 4], [5, 7]]
+
+
+def test_data_of_a_tiny_scale_is_standardised_by_its_own_scale(tmp_path):
+    path = tmp_path / "tiny.npy"
+    points = (np.random.default_rng(0).normal(size=(300, 2)) * 1e-8).astype(np.float32)
+    np.save(path, points)
+    dataset = gankit.data.load_dataset(gankit.TrainConfig(**{**TINY, "dataset": str(path)}))
+    assert np.allclose(dataset.train.std(0).numpy(), 1, atol=1e-3)  # not squeezed by a floor of 1e-6
+    assert np.allclose(dataset.to_data_space(dataset.train).numpy(), points, rtol=1e-4, atol=1e-14)
+
+
+def test_mmd_of_a_collapsed_generator_is_a_number():
+    from gankit.metrics.toy import mmd
+
+    real = np.random.default_rng(0).normal(size=(600, 2))
+    collapsed = np.zeros((600, 2))
+    with np.errstate(all="raise"):
+        assert np.isfinite(mmd(collapsed, real)) and mmd(collapsed, real) > mmd(real[:300], real[300:])
+
+
+def test_eval_checks_the_training_data_as_resume_does(tmp_path, capsys):
+    points = tmp_path / "points.csv"
+    np.savetxt(points, np.random.default_rng(0).normal(size=(200, 2)), delimiter=",")
+    run = _train(tmp_path / "run", dataset=str(points))
+    np.savetxt(points, np.random.default_rng(1).normal(size=(200, 2)), delimiter=",")
+    assert main(["eval", str(run.path)]) == 2
+    assert "changed since the run started" in _one_line(capsys)
+
+
+def test_sample_checks_its_latent_points_seed_and_checkpoint(run):
+    latent = run.config.latent_dim
+    with pytest.raises(GankitError, match=rf"z=.*shape \(7, {latent}\).*\(5, {latent}\)"):
+        run.sample(5, z=np.zeros((7, latent)))
+    with pytest.raises(GankitError, match=rf"shape \(5, {latent + 1}\)"):
+        run.sample(5, z=np.zeros((5, latent + 1)))
+    with pytest.raises(GankitError, match="seed=18446744073709551616"):
+        run.sample(5, seed=2**64)
+    assert run.sample(5, z=np.zeros((5, latent))).shape == (5, 2)
+    with pytest.raises(GankitError, match=r"checkpoint=999 is not valid; accepted: a step that has a checkpoint"):
+        gankit.Run(run.path, checkpoint=999)
+    assert gankit.Run(run.path, checkpoint=10).step == 10
