@@ -184,7 +184,7 @@ def test_a_metrics_line_over_the_limit_is_skipped_not_held(run):
 
 
 # ----- forged or damaged checkpoints: refused before any byte changes -----
-def _forge(state: dict, how: str) -> None:
+def forge(state: dict, how: str) -> None:
     if how == "negative step":
         state["step"] = -5
     elif how == "step past the config":
@@ -231,7 +231,7 @@ def test_a_forged_checkpoint_is_refused_and_the_folder_keeps_every_byte(tmp_path
     run = _train(tmp_path / "run")
     newest = list_checkpoints(run.path)[-1]
     state = load_checkpoint(newest)
-    _forge(state, how)
+    forge(state, how)
     save_checkpoint(newest, state)
     before = tree(run.path)
     for argv in (["train", "--resume", str(run.path), "--steps", "40", "--quiet"], ["eval", str(run.path)]):
@@ -250,7 +250,7 @@ def test_sweep_resume_refuses_a_forged_member_checkpoint_before_any_change(tmp_p
     member = sorted((out / "runs").iterdir())[0]
     newest = list_checkpoints(member)[-1]
     state = load_checkpoint(newest)
-    _forge(state, "optimiser moment of another shape")
+    forge(state, "optimiser moment of another shape")
     save_checkpoint(newest, state)
     spec = json.loads((out / "sweep.json").read_text())
     spec["status"] = "running"
