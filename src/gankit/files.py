@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from gankit.errors import GankitError, bad_value
 
 CACHE_ENV = "XDG_CACHE_HOME"
@@ -224,6 +226,17 @@ def read_json(path: str | Path, what: str, accepted: str) -> Any:
     except ValueError as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise GankitError(f"{what} {str(path)!r} could not be read ({reason}); accepted: {accepted}") from None
+
+
+def read_npz(path: str | Path, what: str, accepted: str) -> dict[str, Any]:
+    """The arrays of an .npz file (a regular one; no pickles), or GankitError in one line."""
+    with open_regular(path, what, accepted) as handle:
+        try:
+            with np.load(handle, allow_pickle=False) as saved:
+                return {key: saved[key] for key in saved.files}
+        except (ValueError, OSError, EOFError, KeyError) as error:
+            reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+            raise GankitError(f"{what} {str(path)!r} could not be read ({reason}); accepted: {accepted}") from None
 
 
 def marker(folder: Path) -> dict[str, Any]:

@@ -61,7 +61,7 @@ from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError, bad_value
 from gankit.evaluation import make_evaluator
-from gankit.files import atomic_write, marker, read_json, resolve_folder, resolve_path, write_marker
+from gankit.files import atomic_write, marker, read_json, read_npz, resolve_folder, resolve_path, write_marker
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
 from gankit.models import build_models
@@ -352,12 +352,12 @@ class SweepResult:
             )
             figures[f"{metric}_vs_{self.x}"] = figure
         if (self.path / SAMPLES_FILE).is_file():
-            with np.load(self.path / SAMPLES_FILE) as saved:
-                panels = [
-                    (f"{entry['setting']} (seed {entry.get('median_seed')})", saved[f"real_{i}"], saved[f"setting_{i}"])
-                    for i, entry in enumerate(self.table)
-                    if f"setting_{i}" in saved
-                ]
+            saved = read_npz(self.path / SAMPLES_FILE, "sweep samples", "the samples.npz gankit sweep wrote")
+            panels = [
+                (f"{entry['setting']} (seed {entry.get('median_seed')})", saved[f"real_{i}"], saved[f"setting_{i}"])
+                for i, entry in enumerate(self.table)
+                if f"setting_{i}" in saved and f"real_{i}" in saved
+            ]
             if panels:
                 figures["samples"] = plots.samples_grid(
                     panels,
