@@ -243,6 +243,7 @@ def test_a_forged_checkpoint_is_refused_and_the_folder_keeps_every_byte(tmp_path
         gankit.Run(run.path)
 
 
+@pytest.mark.slow
 def test_sweep_resume_refuses_a_forged_member_checkpoint_before_any_change(tmp_path, capsys):
     out = tmp_path / "s"
     base = gankit.TrainConfig(**{**TINY, "steps": 40, "eval_every": 20})
@@ -285,6 +286,7 @@ def test_a_sweep_over_dataset_paths_keeps_every_member_inside_its_folder(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "data", "s"]
 
 
+@pytest.mark.slow
 def test_sweep_force_and_no_runs_remove_only_what_the_sweep_wrote(tmp_path, capsys):
     out = tmp_path / "s"
     argv = ["sweep", "--dataset", "moons", "--g-hidden", "8,8", "--d-hidden", "8,8", "--steps", "10", "--seeds", "2"]
