@@ -103,15 +103,15 @@ def test_sigkill_at_a_random_step_then_resume_is_bit_identical(tmp_path, uninter
 
 @pytest.mark.slow
 def test_sigkill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, uninterrupted):
-    # Each atomic write fsyncs the file, then the folder: config.json takes calls 1-2, the step-20
-    # and step-40 checkpoints 3-6, so call 7 kills the child with step 60's bytes written but not renamed.
+    # Each atomic write fsyncs the file, then the folder: the marker and config.json take calls 1-4, the step-20
+    # and step-40 checkpoints 5-8, so call 9 kills the child with step 60's bytes written but not renamed.
     plant = (
         "import os, signal, gankit.files as c\n"
         "calls = [0]\n"
         "real_fsync = os.fsync\n"
         "def fsync(fd):\n"
         "    calls[0] += 1\n"
-        "    if calls[0] == 7: os.kill(os.getpid(), signal.SIGKILL)\n"  # 2 fsyncs per checkpoint: file, folder
+        "    if calls[0] == 9: os.kill(os.getpid(), signal.SIGKILL)\n"  # 2 fsyncs per checkpoint: file, folder
         "    real_fsync(fd)\n"
         "c.os.fsync = fsync"
     )
@@ -211,7 +211,7 @@ def test_full_or_read_only_folder_is_a_clear_error_and_earlier_checkpoints_survi
 
     def failing_mkstemp(*args, **kwargs):
         calls[0] += 1
-        if calls[0] == 4:  # config.json, step 20, step 40, then step 60 fails
+        if calls[0] == 5:  # the marker, config.json, step 20, step 40, then step 60 fails
             raise failure
         return real_mkstemp(*args, **kwargs)
 

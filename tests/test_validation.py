@@ -60,12 +60,17 @@ def workspace(tmp_path_factory):
         "empty.csv": "",
         "one_row.csv": "1,2\n",
         "points.txt": "1,2\n",
+        "repeated_key.json": '{"steps": 10, "steps": 20}',
+        "deep.json": "[" * 100_000 + "]" * 100_000,
+        "one_column.csv": "1\n2\n3\n4\n",
+        "underscore.csv": "1,2\n1_000,3\n",
     }
     for name, text in files.items():
         (root / name).write_text(text)
     for name, body in USER_MODULES.items():
         (root / f"{name}.py").write_text(MODELS_HEADER + body)
     np.save(root / "three_d.npy", np.zeros((4, 2, 2)))
+    np.save(root / "wide.npy", np.random.default_rng(0).normal(size=(50, 200_000)).astype(np.float32))
     np.save(root / "complex.npy", np.ones((4, 2)) * (1 + 2j))
     np.save(root / "bools.npy", np.ones((4, 2), dtype=bool))
     np.save(root / "structured.npy", np.zeros(4, dtype=[("x", "f4"), ("y", "f4")]))
@@ -127,6 +132,8 @@ def make_discriminator(config):
     return Weighted()
 """,
     "import_error": "\n1 / 0\n",
+    "exits": "\nimport sys\nsys.exit(0)\n",
+    "loss_42": "\ndef make_loss(config):\n    return 42\n",
     "bigger": "\ndef make_generator(config):\n"
     "    return nn.Sequential(nn.Linear(config.latent_dim, 32), nn.ReLU(), nn.Linear(32, 2))\n",
 }
@@ -168,6 +175,12 @@ CASES = [
     (["train", "--device", "tpu"], "device='tpu'"),
     (["train", "--max-seconds", "0"], "max_seconds=0.0"),
     (["train", "--preset", "mnist-wgan"], "--preset='mnist-wgan'"),
+    (["train", "--steps", "1_000"], "steps='1_000'"),
+    (["train", "--lr-g", "1_0.5"], "lr_g='1_0.5'"),
+    (["train", "--noise", "1e300"], "NaN or infinite"),
+    (["sweep", "--seeds", "1000000000", "--out", "{root}/never"], "a sweep of 1,000,000,000 GANs would need"),
+    (["sweep", "--seeds", "1_000", "--out", "{root}/never"], "--seeds='1_000'"),
+    (["sample", "{root}/run", "--seed", str(2**64), "--out", "{root}/s.npz"], "seed=18446744073709551616"),
     # --- config-file values ---
     (["train", "--config", "{root}/unknown_key.json"], "config key='stepz'"),
     (["train", "--config", "{root}/wrong_type.json"], "steps='many'"),
@@ -177,6 +190,8 @@ CASES = [
     (["train", "--config", "{root}/broken.json"], "broken.json"),
     (["train", "--config", "{root}/bad_beta.json"], "beta1=1.5"),
     (["train", "--config", "{root}/missing.json"], "missing.json"),
+    (["train", "--config", "{root}/repeated_key.json"], "key 'steps' appears twice"),
+    (["train", "--config", "{root}/deep.json"], "nested too deep"),
     # --- paths ---
     (["train", "--resume", "{root}/nothing_here"], "nothing_here"),
     (["train", "--resume", "{root}/run", "--latent-dim", "3"], "--latent-dim"),
@@ -201,6 +216,9 @@ CASES = [
     (["train", "--dataset", "{root}/structured.npy"], "holds [('x', '<f4'), ('y', '<f4')] values"),
     (["train", "--dataset", "{root}/huge.csv"], "beyond what training in float32 can take"),
     (["train", "--dataset", "{root}/same.csv"], "identical points"),
+    (["train", "--dataset", "{root}/one_column.csv"], "shape (4, 1)"),
+    (["train", "--dataset", "{root}/underscore.csv"], "line 2 is not numeric"),
+    (["train", "--dataset", "{root}/wide.npy"], "evaluating 200000-dimensional points would need"),
     (["train", "--seed", "18446744073709551616"], "seed=18446744073709551616"),
     (["train", "--n-samples", "1"], "n_samples=1"),
     (["train", "--dataset", "{root}/same.csv", "--noise", "0.1"], "noise=0.1"),
@@ -216,6 +234,8 @@ CASES = [
     (["train", "--models", "{root}/only_g.py"], "defines no make_discriminator(config)"),
     (["train", "--models", "{root}/import_error.py"], "raised ZeroDivisionError"),
     (["train", "--models", "{root}/absent.py"], "--models="),
+    (["train", "--models", "{root}/exits.py"], "raised SystemExit"),
+    (["train", "--models", "{root}/loss_42.py"], "make_loss(config) in"),
     (["train", "--models", "{root}/good.py", "--loss", "wasserstein"], "loss='wasserstein' is not valid"),
     (["train", "--models", "{root}/no_layers.py", "--d-norm", "spectral"], "d_norm='spectral' is not valid"),
     (["eval", "{root}/own", "--models", "{root}/bigger.py"], "weight '0.weight' is (32, 10) here and (8, 10) there"),

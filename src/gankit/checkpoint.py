@@ -8,6 +8,7 @@ its name. Loading parses that JSON and reads raw tensor bytes, so a file cannot 
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from gankit.errors import GankitError
-from gankit.files import atomic_write
+from gankit.files import atomic_write, open_regular, parse_json
+from gankit.resources import require
 
 FORMAT = "gankit-checkpoint-1"
 ACCEPTED = "a .safetensors checkpoint written by gankit"
+HEADER_LIMIT = 100_000_000  # safetensors' own limit on a header
 
 
 def _encode(value: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
@@ -60,25 +63,45 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The state saved by `save_checkpoint`; GankitError for anything else (pickles, truncated files)."""
+    """The state saved by `save_checkpoint`; GankitError for anything else (pickles, truncated files, a file longer
+    than its header says, a FIFO or device, a file larger than the memory available)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open_regular(path, "checkpoint", ACCEPTED) as handle:
+            data = _read_whole(handle, os.fstat(handle.fileno()).st_size, path)
     except OSError as error:
         raise GankitError(
             f"checkpoint {str(path)!r} could not be read ({error.strerror}); accepted: {ACCEPTED}"
         ) from None
     try:
-        header_size = struct.unpack("<Q", data[:8])[0]
-        if header_size > len(data) - 8:
-            raise ValueError("file is shorter than its header says")
-        metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
+        metadata = json.loads(data[8 : 8 + struct.unpack("<Q", data[:8])[0]]).get("__metadata__") or {}
         if metadata.get("format") != FORMAT:
             raise ValueError("no gankit format tag")
         tensors = load_tensors(data)
-        return _decode(json.loads(metadata["state"]), tensors)
+        return _decode(parse_json(metadata["state"]), tensors)
     except Exception as error:  # any parse failure means the same thing to the user
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise GankitError(
-            f"checkpoint {str(path)!r} is not a valid gankit checkpoint ({reason[:120]}); accepted: {ACCEPTED}"
-        ) from None
+        raise _invalid(path, str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+
+
+def _invalid(path: Path, reason: str) -> GankitError:
+    return GankitError(
+        f"checkpoint {str(path)!r} is not a valid gankit checkpoint ({reason[:120]}); accepted: {ACCEPTED}"
+    )
+
+
+def _read_whole(handle: Any, size: int, path: Path) -> bytes:
+    """The file's bytes, once its header says that they are exactly the file (and fit in memory)."""
+    try:
+        header_size = struct.unpack("<Q", handle.read(8))[0]
+        if header_size > min(HEADER_LIMIT, size - 8):
+            raise ValueError("file is shorter than its header says")
+        header = json.loads(handle.read(header_size))
+        ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+    except (struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as error:
+        raise _invalid(path, str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+    expected = 8 + header_size + max(ends, default=0)
+    if expected != size:
+        raise _invalid(path, f"{size:,} bytes where its header says {expected:,}")
+    require(f"checkpoint {str(path)!r}", 2 * size, "a checkpoint that fits in memory")
+    handle.seek(0)
+    return handle.read(size)

@@ -24,7 +24,7 @@ import numpy as np
 from gankit import distributed
 from gankit.config import PRESETS, REGISTERED, TrainConfig
 from gankit.errors import GankitError, bad_value
-from gankit.files import atomic_write
+from gankit.files import atomic_write, resolve_file
 from gankit.labbook import run_lab
 from gankit.loop import TrainingDiverged, TrainingInterrupted
 from gankit.models.user import MODELS_FILE_HELP
@@ -54,17 +54,43 @@ def parse_field(field: dataclasses.Field, text: str) -> Any:
     kind = field.type
     try:
         if "tuple" in kind:
-            return tuple(int(part) for part in text.split(","))
+            return tuple(whole(part) for part in text.split(","))
         if kind.startswith("int"):
-            return int(text)
+            return whole(text)
         if kind.startswith("float"):
-            return float(text)
+            return _real(text)
     except ValueError:
         accepted = (
             "comma-separated integers, e.g. 128,128" if "tuple" in kind else f"a number of type {kind.split(' ')[0]}"
         )
         raise bad_value(field.name, text, accepted) from None
     return text
+
+
+def whole(text: str) -> int:
+    """An integer written as digits (Python's int() also reads '1_000' and ' 7 ': ValueError here)."""
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
+
+
+def _real(text: str) -> float:
+    """A number without Python's digit separators ('1_000' would be read as 1000)."""
+    if "_" in text or text != text.strip():
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
+
+
+def _whole_flag(name: str):
+    """An argparse type: `whole`, with a one-line error naming the flag."""
+
+    def parse(text: str) -> int:
+        try:
+            return whole(text)
+        except ValueError:
+            raise bad_value(name, text, "a whole number written in digits") from None
+
+    return parse
 
 
 def _field_comments() -> dict[str, str]:
@@ -138,10 +164,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="write generated samples of a run to .npz")
     sample.add_argument("run")
-    sample.add_argument("--n", type=int, default=1000, help="number of samples")
+    sample.add_argument("--n", type=_whole_flag("--n"), default=1000, help="number of samples")
     sample.add_argument("--out", required=True, help="output .npz file")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--label", type=int, help="conditional runs: the digit to draw (default: balanced over 0..9)")
+    sample.add_argument("--seed", type=_whole_flag("--seed"), default=0)
+    sample.add_argument(
+        "--label", type=_whole_flag("--label"), help="conditional runs: the digit to draw (default: balanced over 0..9)"
+    )
     _add_models_flag(sample, "a run trained with them")
 
     plot = commands.add_parser("plot", help="write a run's figures under RUN/figures")
@@ -178,7 +206,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--config", help="JSON file of TrainConfig fields: the base that the flags override")
     sweep.add_argument("--resume", metavar="SWEEP", help="continue an interrupted sweep folder exactly")
     sweep.add_argument(
-        "--seeds", type=int, help="seeds 0..N-1 for every setting (default 8); --seed 3,4,5 lists them instead"
+        "--seeds",
+        type=_whole_flag("--seeds"),
+        help="seeds 0..N-1 for every setting (default 8); --seed 3,4,5 lists them instead",
     )
     sweep.add_argument(
         "--interval", default="t", help="95%% interval of the mean over seeds: t (Student, default) or bootstrap"
@@ -252,6 +282,7 @@ def _sample(args: argparse.Namespace) -> None:
         raise bad_value("--n", args.n, "a positive integer")
     if not str(args.out).endswith(".npz") or Path(args.out).is_dir():
         raise bad_value("--out", args.out, "a file name ending in .npz (not a folder)")
+    out = resolve_file(args.out)
     run = Run(args.run, models=args.models)
     if run.config.is_image:
         from gankit.data.mnist import images_to_uint8
@@ -272,7 +303,7 @@ def _sample(args: argparse.Namespace) -> None:
         arrays = {"samples": run.sample(args.n, seed=args.seed)}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    atomic_write(Path(args.out), buffer.getvalue())  # the file holds all the samples or stays as it was
+    atomic_write(out, buffer.getvalue())  # the file holds all the samples or stays as it was
     print(f"wrote {args.n} samples to {args.out}")
 
 

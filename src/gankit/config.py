@@ -7,7 +7,6 @@ filled in by `__post_init__`, so a saved config always holds concrete values.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from gankit.data import DATASETS, is_point_file
 from gankit.errors import GankitError, bad_value
+from gankit.files import read_json
 from gankit.losses import LOSSES, Loss
 from gankit.models import MODELS
 from gankit.models.normalization import D_NORMS
@@ -141,12 +141,7 @@ class TrainConfig:
     def read_values(cls, path: str | Path) -> dict[str, Any]:
         """The fields a JSON file sets, as written (no defaults filled in), so that it can be layered
         over a preset and under flags; an unknown key is an error, the values are checked once combined."""
-        try:
-            values = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as error:
-            raise GankitError(
-                f"config file {str(path)!r} could not be read ({error}); accepted: a JSON object of TrainConfig fields"
-            ) from None
+        values = read_json(path, "config file", "a JSON object of TrainConfig fields")
         if not isinstance(values, dict):
             raise GankitError(
                 f"config file {str(path)!r} holds {type(values).__name__}; "
@@ -309,8 +304,7 @@ class TrainConfig:
                 raise bad_value(penalty.field, value, "a finite number >= 0 (0: no penalty)")
         if self.noise is not None and not (math.isfinite(self.noise) and self.noise >= 0):
             raise bad_value("noise", self.noise, "a finite number >= 0")
-        if not 0 <= self.seed < 2**64:  # what torch's and numpy's generators take
-            raise bad_value("seed", self.seed, "an integer from 0 to 2**64 - 1")
+        check_seed("seed", self.seed)
         if self.n_samples is not None and self.n_samples < 2:
             raise bad_value("n_samples", self.n_samples, "at least 2 (one point cannot be standardised or learnt)")
         toy = self.dataset in DATASETS and DATASETS[self.dataset].kind == "toy"
@@ -324,6 +318,12 @@ class TrainConfig:
             )
         if self.max_seconds is not None and not (math.isfinite(self.max_seconds) and self.max_seconds > 0):
             raise bad_value("max_seconds", self.max_seconds, "a positive number of seconds, or None for no limit")
+
+
+def check_seed(name: str, seed: Any) -> None:
+    """GankitError unless `seed` is a whole number that torch's and numpy's generators take."""
+    if not _is_int(seed) or not 0 <= seed < 2**64:
+        raise bad_value(name, seed, "an integer from 0 to 2**64 - 1")
 
 
 def _is_int(value: Any) -> bool:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from gankit.errors import GankitError
+import numpy as np
+
+from gankit.errors import GankitError, bad_value
 
 CACHE_ENV = "XDG_CACHE_HOME"
+# The marker that proves a folder was written by gankit (only gankit writes this name): what may be cleared in it.
+MARKER_FILE, MARKER_FORMAT = ".gankit", 1
+MARKER_LIMIT = 4096
+JSON_LIMIT = 64 << 20  # far above any config, networks or sweep file gankit writes
 
 
 @contextmanager
@@ -124,3 +132,144 @@ def user_cache_dir(*parts: str) -> Path:
     """($XDG_CACHE_HOME or ~/.cache)/gankit/<parts...>: where downloads and trained helpers are kept."""
     root = os.environ.get(CACHE_ENV) or Path.home() / ".cache"
     return Path(root).expanduser().joinpath("gankit", *parts)
+
+
+# ----- one spelling of every path, regular files only -----
+def _kind(path: Path) -> str | None:
+    """'folder', 'file', or what else `path` is (None: nothing there); a link counts as what it points to."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise GankitError(
+            f"{str(path)!r} cannot be inspected ({error.strerror}); accepted: a path you can use"
+        ) from None
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISREG(mode):
+        return "file"
+    return {stat.S_IFCHR: "device", stat.S_IFBLK: "device", stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket"}.get(
+        stat.S_IFMT(mode), "special file"
+    )
+
+
+def resolve_path(path: str | os.PathLike, what: str) -> Path:
+    """`path` absolute, with '..' and symlinks resolved: the one spelling that is compared, created, locked and
+    cleaned afterwards ('a/missing/../b' is 'a/b', whatever 'missing' is)."""
+    if not isinstance(path, (str, os.PathLike)) or str(path).strip() == "":
+        raise bad_value(
+            what,
+            str(path) if isinstance(path, (str, os.PathLike)) else path,
+            "a path (an empty one would mean the current folder)",
+        )
+    return Path(os.path.realpath(os.fspath(path)))
+
+
+def resolve_folder(path: str | os.PathLike, what: str = "--out") -> Path:
+    """An output folder, resolved (see `resolve_path`): GankitError for an existing file, device, FIFO or socket,
+    and for a folder inside a gankit run folder (whose clean-ups it would be caught in)."""
+    resolved = resolve_path(path, what)
+    kind = _kind(resolved)
+    if kind not in (None, "folder"):
+        raise bad_value(what, str(path), f"a folder, not an existing {kind} ({str(resolved)!r})")
+    inside = next((parent for parent in resolved.parents if marker(parent).get("gankit") == "run"), None)
+    if inside is not None:
+        raise bad_value(what, str(path), f"a folder outside the gankit run folder {str(inside)!r}")
+    return resolved
+
+
+def resolve_file(path: str | os.PathLike, what: str = "--out") -> Path:
+    """An output file, resolved (see `resolve_path`): GankitError unless it is new or an existing regular file
+    (a device node or FIFO would be replaced by a regular file, or block)."""
+    resolved = resolve_path(path, what)
+    kind = _kind(resolved)
+    if kind not in (None, "file"):
+        raise bad_value(what, str(path), f"a new or regular file, not an existing {kind} ({str(resolved)!r})")
+    return resolved
+
+
+@contextmanager
+def open_regular(path: str | Path, what: str, accepted: str) -> Iterator[BinaryIO]:
+    """`path` opened for reading only if it is a regular file (a link to one counts): a FIFO would block and
+    a device never end (GankitError, one line)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        raise GankitError(f"{what} {str(path)!r} could not be read ({error.strerror}); accepted: {accepted}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            kind = _kind(Path(path)) or "special file"
+            raise GankitError(f"{what} {str(path)!r} is a {kind}, not a regular file; accepted: {accepted}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        yield handle
+
+
+def read_regular(path: str | Path, what: str, accepted: str, *, limit: int) -> bytes:
+    """The bytes of a regular file (see `open_regular`) of at most `limit` bytes (GankitError beyond)."""
+    with open_regular(path, what, accepted) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise GankitError(f"{what} {str(path)!r} is larger than {limit:,} bytes; accepted: {accepted}")
+    return data
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON with every object's keys distinct (a repeated key would silently keep one of them); ValueError
+    otherwise, and for nesting too deep to parse."""
+
+    def distinct(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        repeated = next((key for key in keys if keys.count(key) > 1), None)
+        if repeated is not None:
+            raise ValueError(f"key {repeated!r} appears twice")
+        return dict(pairs)
+
+    try:
+        return json.loads(text, object_pairs_hook=distinct)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+
+
+def read_json(path: str | Path, what: str, accepted: str) -> Any:
+    """A JSON file (a regular one, of at most JSON_LIMIT bytes, keys distinct), or GankitError in one line."""
+    data = read_regular(path, what, accepted, limit=JSON_LIMIT)
+    try:
+        return parse_json(data)
+    except ValueError as error:
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise GankitError(f"{what} {str(path)!r} could not be read ({reason}); accepted: {accepted}") from None
+
+
+def read_npz(path: str | Path, what: str, accepted: str) -> dict[str, Any]:
+    """The arrays of an .npz file (a regular one; no pickles), or GankitError in one line."""
+    with open_regular(path, what, accepted) as handle:
+        try:
+            with np.load(handle, allow_pickle=False) as saved:
+                return {key: saved[key] for key in saved.files}
+        except (ValueError, OSError, EOFError, KeyError) as error:
+            reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+            raise GankitError(f"{what} {str(path)!r} could not be read ({reason}); accepted: {accepted}") from None
+
+
+def marker(folder: Path) -> dict[str, Any]:
+    """The gankit marker of `folder` ({} when there is none, or one of a format this gankit does not know)."""
+    path = Path(folder) / MARKER_FILE
+    if _kind(path) != "file":
+        return {}
+    try:
+        value = parse_json(read_regular(path, "marker", "gankit's own", limit=MARKER_LIMIT))
+    except (GankitError, ValueError):
+        return {}
+    if not isinstance(value, dict) or value.get("format") != MARKER_FORMAT or not isinstance(value.get("gankit"), str):
+        return {}
+    return value
+
+
+def write_marker(folder: Path, kind: str, **extra: Any) -> None:
+    """Mark `folder` as a gankit `kind` folder ('run', 'sweep'): only a marked folder is ever cleared."""
+    atomic_write(
+        Path(folder) / MARKER_FILE, (json.dumps({"gankit": kind, "format": MARKER_FORMAT, **extra}) + "\n").encode()
+    )

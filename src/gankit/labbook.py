@@ -29,6 +29,7 @@ import numpy as np
 
 from gankit.config import TrainConfig, preset
 from gankit.errors import GankitError
+from gankit.files import resolve_folder
 from gankit.notebook import silenced
 from gankit.report import REPORT_FILE, figure_html, page, run_section, sweep_sections, write_page
 from gankit.run import Run, train
@@ -256,7 +257,7 @@ def run_lab(
     `quick`: fewer steps and seeds (a class on laptops); `data_dir`: the MNIST files (else $GANKIT_DATA_DIR,
     then the cache; without them the MNIST question says it was skipped). An existing lab folder is replaced
     only with `force`."""
-    out = Path(out)
+    out = resolve_folder(out)
     if out.exists() and any(out.iterdir()):
         if not force:
             raise GankitError(

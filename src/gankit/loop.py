@@ -35,6 +35,7 @@ from gankit import distributed, doctor
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_members
 from gankit.notebook import progress_bar
+from gankit.resources import require
 from gankit.runfolder import (
     append_metrics,
     best_checkpoint_path,
@@ -47,6 +48,8 @@ from gankit.runfolder import (
 from gankit.step import STAT_NAMES
 from gankit.tensorboard import TensorBoardLog
 from gankit.threads import ThreadGovernor
+
+RECORD_BYTES = 2048  # a record in memory: a dict of a dozen numbers (a generous bound)
 
 
 class TrainingInterrupted(Exception):
@@ -122,7 +125,14 @@ class TrainingLoop:
         if len(members) != game.K:
             raise ValueError(f"{len(members)} members for a game of {game.K}")
         self.game, self.members = game, list(members)
-        self.config = game.configs[0]  # the fields a stack's members share: steps, intervals, max_seconds
+        self.config = config = game.configs[0]  # the fields a stack's members share: steps, intervals, max_seconds
+        # every member's records stay in memory while it trains
+        records = game.K * sum(config.steps // every for every in (config.log_every, config.eval_every))
+        require(
+            f"the records of {config.steps:,} steps",
+            RECORD_BYTES * records,
+            "fewer steps, or larger log_every and eval_every",
+        )
         self.progress, self.desc, self.frames = progress, desc, frames
         self.watch, self.watch_every = watch, watch_every if watch is not None else 0
         self.stop_on_divergence, self.resume_hint = stop_on_divergence, resume_hint

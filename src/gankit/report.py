@@ -33,7 +33,7 @@ from torch import nn
 from gankit import plots
 from gankit.errors import GankitError
 from gankit.figures import lab_figure, training_label
-from gankit.files import atomic_write
+from gankit.files import atomic_write, resolve_file
 from gankit.models.user import build_pair
 from gankit.registry import CUSTOM
 from gankit.run import Run
@@ -340,7 +340,7 @@ def page(title: str, sections: Sequence[str], *, intro: str = "") -> str:
 
 
 def write_page(path: str | Path, text: str) -> Path:
-    path = Path(path)
+    path = resolve_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text.encode())
@@ -389,6 +389,7 @@ def write_report(
     or `generator`/`discriminator` the functions config -> nn.Module it was trained with (a run's own modules
     too), and `loss` its own loss for the arrows."""
     path = Path(path)
+    out = resolve_file(out if out is not None else path / REPORT_FILE)  # checked before the page is made
     networks = {"generator": generator, "discriminator": discriminator, "loss": loss}
     if (path / SWEEP_FILE).is_file():
         sections = sweep_sections(path, models=models, **networks)
@@ -401,4 +402,4 @@ def write_report(
             f"{str(path)!r} holds neither {CONFIG_FILE} nor {SWEEP_FILE}; "
             "accepted: a run or sweep folder written by gankit"
         )
-    return write_page(out if out is not None else path / REPORT_FILE, page(title, sections))
+    return write_page(out, page(title, sections))

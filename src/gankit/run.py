@@ -24,11 +24,12 @@ from torch import nn
 
 from gankit import distributed, doctor
 from gankit.checkpoint import load_checkpoint
-from gankit.config import TrainConfig
+from gankit.config import TrainConfig, check_seed
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError, bad_value
 from gankit.evaluation import evaluate_members, make_evaluator
 from gankit.figures import FIGURE_SEED, N_POINTS, lab_figure, run_figures, save_figures, save_progress_frame
+from gankit.files import resolve_folder, resolve_path
 from gankit.live import live_view
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
@@ -42,8 +43,7 @@ from gankit.runfolder import (
     append_metrics,
     best_checkpoint_path,
     best_record,
-    check_out_path,
-    check_state,
+    checkpoint_path,
     claimed,
     list_checkpoints,
     newest_state,
@@ -51,9 +51,11 @@ from gankit.runfolder import (
     read_config,
     read_metrics,
     read_networks,
+    remove_cut_writes,
     set_global_rng_state,
     write_json,
 )
+from gankit.statecheck import check_state
 from gankit.tables import Metrics
 from gankit.tensorboard import TensorBoardLog
 from gankit.threads import ThreadGovernor, follows_policy, policy_threads
@@ -165,7 +167,7 @@ def default_run_dir(config: TrainConfig) -> Path:
         for p in Path("runs").glob(f"{stem}-*")
         if (m := re.fullmatch(rf"{re.escape(stem)}-(\d+)", p.name))
     ]
-    return Path("runs") / f"{stem}-{max(numbers, default=0) + 1}"
+    return resolve_folder(Path("runs") / f"{stem}-{max(numbers, default=0) + 1}")
 
 
 def train(
@@ -212,7 +214,7 @@ def _start(
     """The run folder's path, the trainer and the networks of a new run, all checked before any file is touched."""
     if not isinstance(config, TrainConfig):
         raise GankitError(f"config={type(config).__name__} is not valid; accepted: a gankit.TrainConfig")
-    run_dir = check_out_path(out) if out is not None else default_run_dir(config)
+    run_dir = resolve_folder(out) if out is not None else default_run_dir(config)
     networks = _Networks(config, generator, discriminator, loss, models)
     note = config.saturating_note(resolve_loss(config, networks.loss))
     config = networks.configure(config)
@@ -262,7 +264,7 @@ def resume(
     must belong to the run (its config, its training data): anything else is refused, and a
     refused resume changes nothing in the folder.
     """
-    run_dir = Path(run_dir)
+    run_dir = resolve_path(run_dir, "run")
     if not (run_dir / CONFIG_FILE).is_file():
         raise GankitError(
             f"cannot resume {str(run_dir)!r}: it holds no {CONFIG_FILE}; accepted: a run folder written by gankit train"
@@ -280,16 +282,27 @@ def resume(
             if config.steps < state["step"]:
                 raise bad_value("steps", config.steps, f"at least {state['step']}, the step the run has reached")
         dataset = load_dataset(config)
-        if state is not None and state.get("binding", {}).get("data") not in (None, dataset.fingerprint()):
-            raise GankitError(
-                f"the training data of {str(run_dir)!r} ({config.dataset!r}) changed since the run started; "
-                "accepted: the data it was trained on, or a new run"
-            )
+        if state is not None:
+            check_binding(state, dataset, run_dir)
         with policy_threads(config):
             trainer = networks.trainer(config, dataset)
-        if config is not saved_config and distributed.world().writes:  # only now that the resume can go ahead
-            write_json(run_dir / CONFIG_FILE, config.to_dict())
+        if state is not None:  # whole, before anything in the folder changes
+            check_state(state, list_checkpoints(run_dir)[-1], config, trainer)
+        # Only now that the resume can go ahead does the folder change.
+        if distributed.world().writes:
+            remove_cut_writes(run_dir)
+            if config is not saved_config:
+                write_json(run_dir / CONFIG_FILE, config.to_dict())
         return _train_in(run_dir, trainer, state, networks, progress=progress, figures=figures, live=live)
+
+
+def check_binding(state: dict[str, Any], dataset: Dataset, run_dir: Path) -> None:
+    """GankitError unless `state` was trained on `dataset` (the fingerprint its checkpoint records)."""
+    if state.get("binding", {}).get("data") not in (None, dataset.fingerprint()):
+        raise GankitError(
+            f"the training data of {str(run_dir)!r} ({dataset.name!r}) changed since the run started; "
+            "accepted: the data it was trained on, or a new run"
+        )
 
 
 def _load(trainer: Trainer, state: dict[str, Any], where: str) -> None:
@@ -438,6 +451,19 @@ def _frame_writer(
 
 
 # ----- reading a run back -----
+def _checkpoint_file(run_dir: Path, checkpoint: Any) -> Path:
+    """A checkpoint named by its path, or by its step (an int) in the run folder."""
+    if isinstance(checkpoint, int) and not isinstance(checkpoint, bool):
+        path = checkpoint_path(run_dir, checkpoint)
+        if not path.exists():
+            steps = [int(p.stem.split("-")[1]) for p in list_checkpoints(run_dir)]
+            raise bad_value("checkpoint", checkpoint, f"a step that has a checkpoint: {steps}, or a checkpoint's path")
+        return path
+    if not isinstance(checkpoint, (str, Path)):
+        raise bad_value("checkpoint", checkpoint, "a checkpoint's path, or a step that has one")
+    return Path(checkpoint)
+
+
 class Run:
     """A trained run folder: its config, metrics and newest checkpoint, and what can be done with them.
 
@@ -466,9 +492,10 @@ class Run:
                 f"run folder {str(self.path)!r} holds no checkpoint yet; "
                 "accepted: a run that trained for at least one checkpoint interval"
             )
-        path = Path(checkpoint) if checkpoint is not None else checkpoints[-1]
+        path = _checkpoint_file(self.path, checkpoint) if checkpoint is not None else checkpoints[-1]
         state = load_checkpoint(path)
         check_state(state, path, self.config)
+        self._state = {"binding": state.get("binding", {})}  # what ties it to its training data
         shape = (1, 28, 28) if self.config.is_image else (state["data_mean"].numel(),)
         self._dataset = Dataset(
             self.config.dataset,
@@ -481,6 +508,7 @@ class Run:
         )
         # Weights only: sampling and plotting need no training data.
         self.trainer = networks.trainer(self.config.replace(device="cpu"), self._dataset)
+        check_state(state, path, self.config, self.trainer)
         _load(self.trainer, state, repr(str(self.path)))
         self.trainer.G.eval()
         self.trainer.D.eval()
@@ -500,6 +528,13 @@ class Run:
         """n generated samples in data units: toy points (n, dim), or images (n, 1, 28, 28) in [-1, 1].
 
         `z` (n, latent_dim) gives your own latent points instead of seeded draws."""
+        check_seed("seed", seed)
+        if z is not None:
+            shape = np.shape(z)
+            if shape != (n, self.config.latent_dim):
+                raise bad_value(
+                    "z", f"an array of shape {shape}", f"shape (n, latent_dim) = ({n}, {self.config.latent_dim})"
+                )
         return data_sampler(self.trainer)(n, seed=seed, labels=labels, z=z)
 
     @follows_policy
@@ -508,11 +543,17 @@ class Run:
         x = self._dataset.to_model_space(torch.as_tensor(points, dtype=torch.float32))
         return self.trainer.d_probability(x).numpy()
 
+    def training_data(self) -> Dataset:
+        """The run's training data, checked to be what it was trained on (as a resume checks it)."""
+        dataset = load_dataset(self.config)
+        check_binding(self._state, dataset, self.path)
+        return dataset
+
     @follows_policy
     def evaluate(self) -> Metrics:
         """The run's metrics now, as training logs them (W1 and floor for toy data; FD etc. for images): a dict,
         shown in a notebook as a table."""
-        dataset = load_dataset(self.config) if not self.config.is_image else self._dataset
+        dataset = self.training_data() if not self.config.is_image else self._dataset
         (metrics,) = evaluate_members(self.trainer, [make_evaluator(self.config, dataset)])
         return Metrics(metrics)
 
@@ -550,7 +591,7 @@ class Run:
     @follows_policy
     def view(self) -> Snapshot:
         """The lab's views of the run now (see gankit.views): arrays for lab_view, or the sample grid for images."""
-        dataset = None if self.config.is_image else load_dataset(self.config)
+        dataset = None if self.config.is_image else self.training_data()
         return snapshot(trainer_sources(self.trainer, dataset), self.step)
 
     @follows_policy
@@ -570,7 +611,7 @@ class Run:
             if save:
                 save_figures(figures, self.path / FIGURE_DIR / "best")
             return figures
-        dataset = None if self.config.is_image else load_dataset(self.config)
+        dataset = None if self.config.is_image else self.training_data()
         figures = run_figures(
             dataset=self.config.dataset,
             step=self.step,

@@ -1,5 +1,6 @@
 """The run folder's layout: what a training writes where, and how it is read back.
 
+out/.gankit                     the marker: this folder is a gankit run folder (format version; sweep member of)
 out/config.json                 the TrainConfig, every field concrete
 out/networks.json               only for your own networks or loss: their class, parameter count, fingerprint
 out/metrics.jsonl               append-only, one JSON object a line (training stats and evaluations)
@@ -12,11 +13,12 @@ out/figures/*.png
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +27,26 @@ import torch
 
 from gankit.checkpoint import load_checkpoint, save_checkpoint
 from gankit.config import TrainConfig
-from gankit.errors import GankitError, bad_value
-from gankit.files import LOCK_FILE, FolderLock, atomic_write
+from gankit.errors import GankitError
+from gankit.files import (
+    LOCK_FILE,
+    MARKER_FILE,
+    FolderLock,
+    atomic_write,
+    marker,
+    open_regular,
+    read_json,
+    write_marker,
+)
+from gankit.tensorboard import FOLDER as TENSORBOARD_DIR
 
 CONFIG_FILE, NETWORKS_FILE, METRICS_FILE = "config.json", "networks.json", "metrics.jsonl"
 CHECKPOINT_DIR, FIGURE_DIR, VIEW_DIR = "checkpoints", "figures", "views"
 BEST_CHECKPOINT = "best.safetensors"
 # A run's own measure of quality, lower is better: the first of these that its evaluations log.
 BEST_METRICS = ("w1_ratio", "fd")
+# A metrics line longer than this is no record gankit wrote (its records are a few hundred bytes).
+METRICS_LINE_LIMIT = 1 << 16
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -62,21 +76,17 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     wrote past N are superseded by the resumed run's and dropped here (the file keeps them)."""
     records: list[dict[str, Any]] = []
     path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
+    if not path.exists():
         return records
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError as error:
-        raise GankitError(
-            f"metrics log {str(path)!r} could not be read ({error.strerror}); accepted: a readable file"
-        ) from None
     parsed = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        parsed.append((number, line, record if _is_record(record) else None))
+    with open_regular(path, "metrics log", "a metrics log written by gankit") as handle:
+        for number, raw in enumerate(_bounded_lines(handle), start=1):
+            line = raw.decode(errors="replace") if raw is not None else "<a line too long>"
+            try:
+                record = json.loads(line) if raw is not None else None
+            except (ValueError, RecursionError):
+                record = None
+            parsed.append((number, line, record if _is_record(record) else None))
     skipped = []
     for index, (number, line, record) in enumerate(parsed):
         if record is None:
@@ -95,6 +105,20 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
             f"{path}: skipped {len(skipped)} line(s) that are not metrics records (line {shown})", stacklevel=2
         )
     return records
+
+
+def _bounded_lines(handle) -> Iterator[bytes | None]:
+    """The lines of a binary file, each None when longer than METRICS_LINE_LIMIT (read past, never held)."""
+    while True:
+        line = handle.readline(METRICS_LINE_LIMIT + 1)
+        if not line:
+            return
+        if len(line) > METRICS_LINE_LIMIT and not line.endswith(b"\n"):
+            while (rest := handle.readline(METRICS_LINE_LIMIT)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line.rstrip(b"\r\n")
 
 
 def _is_record(record: Any) -> bool:
@@ -128,7 +152,7 @@ def write_json(path: Path, value: Any) -> None:
 
 def read_config(run_dir: Path) -> TrainConfig:
     """The TrainConfig a run folder was trained with (GankitError when it holds none)."""
-    if not (Path(run_dir) / CONFIG_FILE).is_file():
+    if not (Path(run_dir) / CONFIG_FILE).exists():
         raise GankitError(
             f"run folder {str(run_dir)!r} holds no {CONFIG_FILE}; accepted: a folder written by gankit train"
         )
@@ -138,12 +162,9 @@ def read_config(run_dir: Path) -> TrainConfig:
 def read_networks(run_dir: Path) -> dict[str, Any] | None:
     """What networks.json records (None for a run of gankit's own networks and loss)."""
     path = Path(run_dir) / NETWORKS_FILE
-    if not path.is_file():
+    if not path.exists():
         return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise GankitError(f"{str(path)!r} could not be read ({error}); accepted: the file gankit train wrote") from None
+    return read_json(path, "networks record", "the file gankit train wrote")
 
 
 def contents(folder: Path) -> list[Path]:
@@ -152,51 +173,65 @@ def contents(folder: Path) -> list[Path]:
 
 
 def is_run_folder(folder: Path) -> bool:
-    """Whether `folder` is one that gankit train wrote: its config.json is a TrainConfig."""
-    try:
-        read_config(folder)
-    except GankitError:
-        return False
-    return True
+    """Whether `folder` is proved to be one that gankit wrote: it holds gankit's run marker (a config.json alone
+    proves nothing: anyone can write one)."""
+    return marker(folder).get("gankit") == "run"
+
+
+def _make_folders(folder: Path, what: str) -> list[Path]:
+    """Create `folder` and its missing parents; the ones this call created, outermost first."""
+    missing = [path for path in [folder, *folder.parents] if not os.path.lexists(path)][::-1]
+    created = []
+    for path in missing:
+        try:
+            path.mkdir()
+        except FileExistsError:  # made by another process meanwhile: not ours to remove
+            continue
+        except OSError as error:
+            raise GankitError(
+                f"{what} {str(folder)!r} is not writable ({error.strerror}); accepted: a folder you can write to"
+            ) from None
+        created.append(path)
+    if not folder.is_dir():
+        raise GankitError(f"{what} {str(folder)!r} is not a folder; accepted: a folder you can write to")
+    return created
 
 
 @contextmanager
 def claimed(folder: Path, *, what: str = "run folder") -> Iterator[None]:
-    """Create `folder` if needed and hold its writer lock for the block (a second writer is refused in one
-    line naming the holder's PID). If the block fails (a refusal, Ctrl-C) before anything was trained into a
-    folder this call created, the folder is removed again: a refused command leaves nothing behind."""
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise GankitError(
-            f"{what} {str(folder)!r} is not writable ({error.strerror}); accepted: a folder you can write to"
-        ) from None
+    """Create `folder` (a resolved path, `files.resolve_folder`) if needed and hold its writer lock for the block
+    (a second writer is refused in one line naming the holder's PID). If the block fails (a refusal, Ctrl-C)
+    before anything was trained into a folder this call created, that folder (and the parents this call created,
+    when empty) is removed again: a refused command leaves nothing behind, and a folder that existed before is
+    never removed."""
+    created = _make_folders(folder, what)
     try:
         with FolderLock(folder, what=what):
             yield
     except BaseException:
-        if created and not any(folder.rglob("*.safetensors")) and not read_metrics(folder):
+        if folder in created and not any(folder.rglob("*.safetensors")) and not read_metrics(folder):
             shutil.rmtree(folder, ignore_errors=True)
+            for parent in reversed(created[:-1]):
+                with suppress(OSError):
+                    parent.rmdir()  # only if empty
         raise
 
 
-def check_out_path(out: str | Path, what: str = "--out") -> Path:
-    """A folder path to write a run or sweep into: GankitError for '' (the current folder) or an existing file."""
-    if str(out).strip() == "":
-        raise bad_value(what, str(out), "a folder path (an empty one would mean the current folder)")
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise bad_value(what, str(out), "a folder, not an existing file")
-    return path
-
-
-def prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool, networks: dict[str, Any] | None = None) -> None:
+def prepare_run_dir(
+    run_dir: Path,
+    config: TrainConfig,
+    *,
+    force: bool,
+    networks: dict[str, Any] | None = None,
+    sweep: str | None = None,
+) -> None:
     """Make `run_dir` a fresh run folder holding `config` (and `networks`); the caller holds its lock.
+    `sweep`: the id of the sweep whose member it is (recorded in the marker).
 
-    A folder with anything in it is replaced only with `force`, and only when it is a gankit run folder;
-    then only the files gankit wrote are removed (a file of your own in it stays)."""
-    if contents(run_dir):
+    A folder with anything in it is replaced only with `force`, and only when it is proved to be a gankit run
+    folder (its marker); then only the files gankit wrote are removed (a file of your own in it stays). A new
+    sweep's member folder may hold only files of yours (left by a sweep's --force): the run goes beside them."""
+    if contents(run_dir) and not (sweep and not force and not is_run_folder(run_dir)):
         if not force:
             raise GankitError(
                 f"run folder {str(run_dir)!r} already exists; "
@@ -205,23 +240,13 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool, networks
             )
         if not is_run_folder(run_dir):
             raise GankitError(
-                f"--force will not clear {str(run_dir)!r}: it is not empty and not a gankit run folder (no readable "
-                f"{CONFIG_FILE}); accepted: a new or empty folder, or a folder written by gankit train"
+                f"--force will not clear {str(run_dir)!r}: it is not empty and not marked as a gankit run folder "
+                f"(no {MARKER_FILE} of this gankit); accepted: a new or empty folder, or a folder written by gankit "
+                "train"
             )
-        # the old run's progress frames would join the new animation
-        progress_frames = sorted((run_dir / FIGURE_DIR / "progress").glob("step-*.png"))
-        for path in [
-            *list_checkpoints(run_dir),
-            best_checkpoint_path(run_dir),
-            *sorted((run_dir / VIEW_DIR).glob("step-*.npz")),
-            run_dir / METRICS_FILE,
-            run_dir / CONFIG_FILE,
-            run_dir / NETWORKS_FILE,
-            *progress_frames,
-        ]:
-            path.unlink(missing_ok=True)
+        clear_run_dir(run_dir)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        write_marker(run_dir, "run", **({"sweep": sweep} if sweep else {}))
         if networks is not None:
             write_json(run_dir / NETWORKS_FILE, networks)
         write_json(run_dir / CONFIG_FILE, config.to_dict())
@@ -229,6 +254,42 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig, *, force: bool, networks
         raise GankitError(
             f"run folder {str(run_dir)!r} is not writable ({error.strerror}); accepted: a folder you can write to"
         ) from None
+
+
+def gankit_files(run_dir: Path) -> list[Path]:
+    """The files of a run folder that gankit wrote (by their names), its marker last."""
+    return [
+        *list_checkpoints(run_dir),
+        best_checkpoint_path(run_dir),
+        *sorted((run_dir / VIEW_DIR).glob("step-*.npz")),
+        # the old run's progress frames would join the new animation
+        *sorted((run_dir / FIGURE_DIR / "progress").glob("step-*.png")),
+        *sorted((run_dir / TENSORBOARD_DIR).glob("events.out.tfevents.*")),
+        run_dir / METRICS_FILE,
+        run_dir / NETWORKS_FILE,
+        run_dir / CONFIG_FILE,
+        run_dir / MARKER_FILE,
+    ]
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Remove what gankit wrote in a run folder proved to be one (`is_run_folder`); your own files stay."""
+    for path in gankit_files(run_dir):
+        if not path.is_dir():
+            path.unlink(missing_ok=True)
+
+
+def remove_run_dir(run_dir: Path) -> None:
+    """Remove a gankit run folder: the files gankit wrote in it (only if it is proved to be one), then every
+    folder left empty; a folder that still holds a file of your own stays, with that file."""
+    if not is_run_folder(run_dir):
+        return
+    clear_run_dir(run_dir)
+    for folder in sorted((p for p in run_dir.rglob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+        with suppress(OSError):
+            folder.rmdir()
+    with suppress(OSError):
+        run_dir.rmdir()
 
 
 def write_checkpoint(run_dir: Path, step: int, state: dict[str, Any], *, path: Path | None = None) -> Path:
@@ -250,42 +311,6 @@ def _what_is_kept(run_dir: Path) -> str:
     return f"the earlier checkpoints are intact (newest: {kept[-1].name})"
 
 
-# What every checkpoint holds, and of which type: anything else is a forged or foreign file.
-CHECKPOINT_ENTRIES = {
-    "config": dict, "step": int, "G": dict, "D": dict, "opt_g": dict, "opt_d": dict, "rng": torch.Tensor,
-    "order": torch.Tensor, "cursor": int, "data_mean": torch.Tensor, "data_std": torch.Tensor, "global_rng": dict,
-}  # fmt: skip
-
-
-def check_state(state: dict[str, Any], path: Path, config: TrainConfig) -> None:
-    """GankitError (one line) unless `state` is a complete checkpoint of a run trained with `config`
-    (all fields but `steps` equal) whose weights are finite."""
-    where = f"checkpoint {str(path)!r}"
-    for name, kind in CHECKPOINT_ENTRIES.items():
-        value = state.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            found = "missing" if name not in state else f"a {type(value).__name__}"
-            raise GankitError(f"{where} has {found} for {name!r}; accepted: a checkpoint written by gankit train")
-    ours = config.to_dict()
-    theirs = {k: v for k, v in state["config"].items() if k != "steps"}
-    mismatch = [k for k in sorted(set(ours) | set(theirs)) if k != "steps" and ours.get(k) != theirs.get(k)]
-    if mismatch:
-        name = mismatch[0]
-        raise GankitError(
-            f"{where} was made with {name}={theirs.get(name)!r} but the run's config has {ours.get(name)!r}; "
-            "accepted: a checkpoint of this run"
-        )
-    for net in ("G", "D", "G_ema"):
-        weights = state.get(net) or {}
-        bad = next(
-            (k for k, v in weights.items() if not isinstance(v, torch.Tensor) or not torch.isfinite(v).all()), None
-        )
-        if bad is not None:
-            raise GankitError(
-                f"{where} holds NaN or infinite weights ({net}.{bad}); accepted: a checkpoint of a healthy run"
-            )
-
-
 def rotate_checkpoints(run_dir: Path, keep: int) -> None:
     """Delete all but the newest `keep` checkpoints."""
     for old in list_checkpoints(run_dir)[:-keep]:
@@ -293,11 +318,15 @@ def rotate_checkpoints(run_dir: Path, keep: int) -> None:
 
 
 def newest_state(run_dir: Path) -> dict[str, Any] | None:
-    """The newest checkpoint's state, after removing writes that a kill cut short (None: no checkpoint yet)."""
-    for leftover in (Path(run_dir) / CHECKPOINT_DIR).glob(".*.tmp"):
-        leftover.unlink()
+    """The newest checkpoint's state (None: no checkpoint yet); nothing in the folder changes."""
     checkpoints = list_checkpoints(run_dir)
     return load_checkpoint(checkpoints[-1]) if checkpoints else None
+
+
+def remove_cut_writes(run_dir: Path) -> None:
+    """Remove the temporary files of checkpoint writes that a kill cut short (`files.atomic_file`'s names)."""
+    for leftover in (Path(run_dir) / CHECKPOINT_DIR).glob(".step-*.safetensors.*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 # ----- the global random states, saved in every checkpoint -----

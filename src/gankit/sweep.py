@@ -36,13 +36,16 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import hashlib
 import html
 import itertools
 import json
 import math
-import shutil
+import re
 import sys
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,27 +61,30 @@ from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError, bad_value
 from gankit.evaluation import make_evaluator
-from gankit.files import atomic_write
+from gankit.files import atomic_write, marker, read_json, read_npz, resolve_folder, resolve_path, write_marker
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
 from gankit.models import build_models
 from gankit.models.user import build_pair, describe, load_models_file
 from gankit.registry import CUSTOM
-from gankit.run import Run
+from gankit.resources import require
+from gankit.run import Run, check_binding
 from gankit.runfolder import (
     CONFIG_FILE,
     append_metrics,
-    check_out_path,
-    check_state,
     checkpoint_path,
     claimed,
     contents,
+    is_run_folder,
     list_checkpoints,
     prepare_run_dir,
+    read_config,
     read_metrics,
+    remove_run_dir,
     set_global_rng_state,
 )
 from gankit.stacked import StackedTrainer, keep_freed_memory, stack_key, stack_refusal
+from gankit.statecheck import check_state
 from gankit.step import seeded
 from gankit.tables import Table, html_table, text_table
 from gankit.tensorboard import TensorBoardLog
@@ -100,6 +106,9 @@ SAMPLE_SEED, N_SAMPLES = 7, 1000  # as a run's own figures draw them
 # Metrics that are not summarised per setting: the floor is a property of the data, the ratio repeats w1.
 # The standard errors are of one GAN's evaluation; a setting's interval is over its seeds.
 NOT_SUMMARISED = ("w1_floor", "w1_ratio", "w1_se", "w1_floor_se", "w1_ratio_se")
+# Memory a GAN of a sweep takes beyond its weights: its config, plan entry, records and row (a generous bound).
+GAN_OVERHEAD = 1 << 16
+NAME_LIMIT = 100  # characters of a member folder's name (file systems take 255 bytes)
 
 __all__ = ["INTERVALS", "Estimate", "SweepResult", "estimate", "expand", "mean_interval", "resume_sweep", "sweep"]
 
@@ -135,6 +144,7 @@ def expand(
     elif isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds <= 0:
             raise bad_value("seeds", seeds, "a positive number of seeds, or a list of seeds")
+        _require_gans(base_config, grid, seeds)  # before the list of seeds is made
         seed_list = list(range(seeds))
     elif isinstance(seeds, Sequence) and not isinstance(seeds, (str, bytes)):
         seed_list = list(seeds)
@@ -142,6 +152,7 @@ def expand(
         raise bad_value("seeds", seeds, "a positive number of seeds, or a list of seeds")
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise bad_value("seeds", seed_list, "a non-empty list of distinct seeds")
+    _require_gans(base_config, grid, len(seed_list))
     plan = []
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values))
@@ -157,14 +168,39 @@ def expand(
     return plan
 
 
+def _require_gans(base: TrainConfig, grid: Mapping[str, Sequence[Any]], seeds: int) -> None:
+    """GankitError unless the machine can hold every GAN of the sweep (weights, optimiser moments, EMA and
+    gradients, in float32, and what each GAN's bookkeeping takes), checked before the plan is made."""
+    count = math.prod(len(values) for values in grid.values()) * seeds
+    widths = [base.latent_dim, *base.g_hidden, 3, *base.d_hidden, 1]
+    weights = sum(a * b + b for a, b in itertools.pairwise(widths))
+    require(
+        f"a sweep of {count:,} GANs",
+        count * (5 * 4 * weights + GAN_OVERHEAD),
+        "fewer seeds or swept values (or sweeps of them one after another)",
+    )
+
+
 def setting_label(setting: Mapping[str, Any]) -> str:
     """'latent_dim=3, lr_g=0.001' (or 'all' when nothing is swept)."""
     return ", ".join(f"{k}={_show(v)}" for k, v in setting.items()) or "all"
 
 
-def _folder_name(setting: Mapping[str, Any], seed: int) -> str:
-    parts = [f"{k}-{_show(v).replace(',', 'x')}" for k, v in setting.items()]
-    return "_".join([*parts, f"seed-{seed}"])
+def _folder_names(plan: list[tuple[dict[str, Any], TrainConfig]]) -> list[str]:
+    """Each GAN's run folder name under RUNS_DIR: its swept values and seed, with every character that is not
+    a letter, digit or one of ._=+- replaced (a value that is a path, '..' and all, stays one name inside the
+    sweep folder); names cut short or equal after that get a hash of the whole, so that each is its own."""
+    names = []
+    for setting, config in plan:
+        parts = [f"{k}-{_show(v).replace(',', 'x')}" for k, v in setting.items()]
+        full = "_".join([*parts, f"seed-{config.seed}"])
+        names.append(re.sub(r"[^A-Za-z0-9._=+-]", "_", full))
+    counts = Counter(names)
+    for i, ((setting, config), name) in enumerate(zip(plan, names)):
+        if len(name) > NAME_LIMIT or counts[name] > 1:
+            whole = f"{setting_label(setting)} seed {config.seed}".encode()
+            names[i] = f"{name[: NAME_LIMIT - 13]}-{hashlib.blake2b(whole, digest_size=6).hexdigest()}"
+    return names
 
 
 def _show(value: Any) -> str:
@@ -253,12 +289,7 @@ class SweepResult:
     def load(cls, path: str | Path) -> SweepResult:
         """Read a sweep folder back."""
         path = Path(path)
-        try:
-            saved = json.loads((path / SWEEP_FILE).read_text())
-        except (OSError, ValueError):
-            raise GankitError(
-                f"{str(path)!r} holds no readable {SWEEP_FILE}; accepted: a folder written by gankit sweep"
-            ) from None
+        saved = _read_spec(path)
         return cls(
             path,
             saved["fields"],
@@ -338,12 +369,12 @@ class SweepResult:
             )
             figures[f"{metric}_vs_{self.x}"] = figure
         if (self.path / SAMPLES_FILE).is_file():
-            with np.load(self.path / SAMPLES_FILE) as saved:
-                panels = [
-                    (f"{entry['setting']} (seed {entry.get('median_seed')})", saved[f"real_{i}"], saved[f"setting_{i}"])
-                    for i, entry in enumerate(self.table)
-                    if f"setting_{i}" in saved
-                ]
+            saved = read_npz(self.path / SAMPLES_FILE, "sweep samples", "the samples.npz gankit sweep wrote")
+            panels = [
+                (f"{entry['setting']} (seed {entry.get('median_seed')})", saved[f"real_{i}"], saved[f"setting_{i}"])
+                for i, entry in enumerate(self.table)
+                if f"setting_{i}" in saved and f"real_{i}" in saved
+            ]
             if panels:
                 figures["samples"] = plots.samples_grid(
                     panels,
@@ -439,15 +470,17 @@ def sweep(
     base_config = base if isinstance(base, TrainConfig) else TrainConfig.from_dict(dict(base or {}))
     plan = expand(base_config, grid, seeds)  # validates everything before anything is written
     factories = _Factories(generator, discriminator, loss, models)
-    out_dir = (
-        check_out_path(out)
+    out_dir = resolve_folder(
+        out
         if out is not None
         else Path("runs") / f"sweep-{Path(base_config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
+    _check_replaceable(out_dir, force=force)  # before the estimate's probe, and checked again under the lock
     if confirm is not None:
         confirm(estimate(plan, factories))
     spec = {
         "status": "running",
+        "id": uuid.uuid4().hex,  # in each member's marker: the run folders that are this sweep's own
         "base": base_config.to_dict(),
         "grid": _jsonable({k: list(v) for k, v in (grid or {}).items() if k != "seed"}),
         "seeds": list(dict.fromkeys(config.seed for _, config in plan)),
@@ -479,17 +512,27 @@ def resume_sweep(
     """Continue an interrupted sweep from its members' newest checkpoints; the result is what the sweep
     would have given uninterrupted (on the CPU: the same weights, bit for bit). Stacks that had finished
     are read back, not trained again. A sweep of your own networks or loss needs them again."""
-    out_dir = Path(path)
+    out_dir = resolve_path(path, "sweep")
+    spec = _read_spec(out_dir)
     try:
-        spec = json.loads((out_dir / SWEEP_FILE).read_text())
         plan = expand(TrainConfig.from_dict(spec["base"]), spec["grid"], spec["seeds"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise GankitError(
             f"{str(out_dir)!r} holds no readable {SWEEP_FILE}; accepted: a folder written by gankit sweep"
         ) from None
     factories = _Factories(generator, discriminator, loss, models)
     with _writer(out_dir):
         return _run(out_dir, spec, plan, factories, resume=True, progress=progress, figures=figures)
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    accepted = "a folder written by gankit sweep"
+    if not (path / SWEEP_FILE).exists():
+        raise GankitError(f"{str(path)!r} holds no readable {SWEEP_FILE}; accepted: {accepted}")
+    spec = read_json(path / SWEEP_FILE, "sweep file", accepted)
+    if not isinstance(spec, dict):
+        raise GankitError(f"{str(path)!r} holds no readable {SWEEP_FILE}; accepted: {accepted}")
+    return spec
 
 
 class _Factories:
@@ -640,7 +683,7 @@ def _run(
     started = time.perf_counter()
     configs = [factories.member_config(config) for _, config in plan]
     nets = [factories.networks(config) for config in configs]
-    names = [_folder_name(setting, config.seed) for setting, config in plan]
+    names = _folder_names(plan)
     rows: list[dict[str, Any] | None] = [None] * len(plan)
     samples: list[np.ndarray | None] = [None] * len(plan)  # each GAN's SAMPLE_SEED points, for the samples figure
     datasets: dict[tuple, Dataset] = {}
@@ -666,6 +709,7 @@ def _run(
             desc=f"sweep {number}/{len(units)}",
             progress=progress,
             out_dir=out_dir,
+            sweep_id=spec.get("id"),
         )
         for i, (result, points) in zip(members, results):
             setting, config = plan[i]
@@ -682,7 +726,10 @@ def _run(
 
     done = [row for row in rows if row is not None]
     if not spec.get("save_runs", True):  # the run folders served the checkpoints while training
-        shutil.rmtree(out_dir / RUNS_DIR, ignore_errors=True)
+        for name in names:
+            remove_run_dir(out_dir / RUNS_DIR / name)
+        with contextlib.suppress(OSError):
+            (out_dir / RUNS_DIR).rmdir()  # only if empty
         for row in done:
             row["run"] = ""
     metrics = _metric_names(done, fields)
@@ -718,6 +765,7 @@ def _train_unit(
     desc: str,
     progress: bool,
     out_dir: Path,
+    sweep_id: str | None,
 ) -> list[tuple[dict[str, Any], np.ndarray | None]]:
     """Train one stack (or one GAN) to its steps in the training loop, each member a run folder under
     out_dir; per member: (its row of results, its N_SAMPLES generated points, or None if it diverged)."""
@@ -725,6 +773,9 @@ def _train_unit(
     with policy_threads(configs[0], len(configs)), contextlib.ExitStack() as locks:  # the caller's, restored after
         for run_dir in run_dirs:  # each GAN's run folder is locked while it trains, as gankit.train locks its own
             locks.enter_context(claimed(run_dir))
+        if resume:  # a member folder is only ever replaced when it is this sweep's own
+            for run_dir, config in zip(run_dirs, configs):
+                _check_member(run_dir, config, sweep_id)
         game = _game(configs, datasets, nets, loss)
         members = [
             Member(run_dir, evaluator, checkpoint_extra={"binding": {"data": data.fingerprint()}})
@@ -733,7 +784,13 @@ def _train_unit(
         resumed_threads = _restore(game, members, configs) if resume else None
         if resumed_threads is None:
             for member, config, pair in zip(members, configs, nets):
-                prepare_run_dir(member.run_dir, config, force=resume, networks=factories.description(pair, loss))
+                prepare_run_dir(
+                    member.run_dir,
+                    config,
+                    force=resume,
+                    networks=factories.description(pair, loss),
+                    sweep=sweep_id,
+                )
         for member, config in zip(members, configs):  # one event folder per GAN, in its run folder
             member.tensorboard = TensorBoardLog(member.run_dir) if config.tensorboard else None
         loop = TrainingLoop(
@@ -771,6 +828,24 @@ def _train_unit(
     return results
 
 
+def _check_member(run_dir: Path, config: TrainConfig, sweep_id: str | None) -> None:
+    """GankitError unless `run_dir` is empty or this sweep's own member folder: marked as a run of this sweep (a
+    sweep from before the marks: a run of the member's config), so that a run of yours put there is never replaced."""
+    if not contents(run_dir):
+        return
+    owned = is_run_folder(run_dir) and marker(run_dir).get("sweep") == sweep_id
+    if sweep_id is None and (run_dir / CONFIG_FILE).is_file():
+        try:
+            owned = {**read_config(run_dir).to_dict(), "steps": config.steps} == config.to_dict()
+        except GankitError:
+            owned = False
+    if not owned:
+        raise GankitError(
+            f"the member folder {str(run_dir)!r} holds a run that is not this sweep's; accepted: move it elsewhere, "
+            "then resume the sweep"
+        )
+
+
 def _restore(game: Any, members: list[Member], configs: list[TrainConfig]) -> int | None:
     """Resume a unit: every live member loads its checkpoint of the newest step that all of them have
     (members that had diverged by then stay diverged). Returns the thread count the stack had then (0 when
@@ -789,13 +864,9 @@ def _restore(game: Any, members: list[Member], configs: list[TrainConfig]) -> in
     if any(step not in saved[k] for k in alive):
         return None
     states = {k: load_checkpoint(checkpoint_path(members[k].run_dir, step)) for k in alive}
-    for k, state in states.items():
-        check_state(state, checkpoint_path(members[k].run_dir, step), configs[k])
-        if state.get("binding", {}).get("data") not in (None, members[k].checkpoint_extra["binding"]["data"]):
-            raise GankitError(
-                f"the training data of {str(members[k].run_dir)!r} changed since the sweep started; "
-                "accepted: the data it was trained on, or a new sweep"
-            )
+    for k, state in states.items():  # all of them, before any is loaded or any file changes
+        check_state(state, checkpoint_path(members[k].run_dir, step), configs[k], game, k)
+        check_binding(state, _member_data(game, k), members[k].run_dir)
     for k, member in enumerate(members):
         if k not in states:
             member.diverged_at = diverged[k]
@@ -808,29 +879,48 @@ def _restore(game: Any, members: list[Member], configs: list[TrainConfig]) -> in
     return states[alive[0]].get("threads", 0)
 
 
+def _member_data(game: Any, k: int) -> Dataset:
+    datasets = getattr(game, "datasets", None)  # a stack's members each have theirs
+    return datasets[k] if datasets is not None else game.dataset
+
+
 def _cached(cache: dict, key: tuple, make):
     if key not in cache:
         cache[key] = make()
     return cache[key]
 
 
+def _check_replaceable(out_dir: Path, *, force: bool) -> None:
+    """GankitError unless `out_dir` is new or empty, or (with `force`) proved to be a sweep folder."""
+    if not contents(out_dir):
+        return
+    if not force:
+        raise GankitError(
+            f"sweep folder {str(out_dir)!r} already exists; accepted: a new folder, or --force to replace it"
+        )
+    if marker(out_dir).get("gankit") != "sweep":
+        raise GankitError(
+            f"--force will not clear {str(out_dir)!r}: it is not empty and not marked as a gankit sweep folder; "
+            "accepted: a new folder or a sweep folder written by this gankit"
+        )
+
+
 def _prepare(out_dir: Path, *, force: bool) -> None:
+    """Make `out_dir` a fresh sweep folder; one with anything in it is replaced only with `force`, only when it is
+    proved to be a sweep folder (its marker), and then only what gankit wrote in it is removed."""
     if contents(out_dir):
-        if not force:
-            raise GankitError(
-                f"sweep folder {str(out_dir)!r} already exists; accepted: a new folder, or --force to replace it"
-            )
-        if not (out_dir / SWEEP_FILE).is_file():
-            raise GankitError(
-                f"{str(out_dir)!r} is not empty and holds no {SWEEP_FILE}, so --force will not clear it; "
-                "accepted: a new folder or an earlier sweep folder"
-            )
+        _check_replaceable(out_dir, force=force)
         for name in (SWEEP_FILE, GANS_FILE, TABLE_FILE, MARKDOWN_FILE, SAMPLES_FILE):
             (out_dir / name).unlink(missing_ok=True)
-        for name in (RUNS_DIR, FIGURE_DIR):
-            shutil.rmtree(out_dir / name, ignore_errors=True)
+        for figure in [*(out_dir / FIGURE_DIR).glob("*_vs_*.png"), out_dir / FIGURE_DIR / "samples.png"]:
+            figure.unlink(missing_ok=True)
+        if (out_dir / RUNS_DIR).is_dir():
+            for run_dir in (out_dir / RUNS_DIR).iterdir():
+                if run_dir.is_dir() and not run_dir.is_symlink():
+                    remove_run_dir(run_dir)
     try:
         (out_dir / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
+        write_marker(out_dir, "sweep")
     except OSError as error:
         raise GankitError(
             f"sweep folder {str(out_dir)!r} is not writable ({error.strerror}); accepted: a folder you can write to"

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gankit.files import atomic_write
+from gankit.files import atomic_write, read_npz
 from gankit.losses import GeneratorBatch
 from gankit.runfolder import VIEW_DIR
 
@@ -230,8 +230,7 @@ def load_snapshots(run_dir: str | Path) -> list[Snapshot]:
     """The run's saved snapshots, by step (a run killed and resumed may have some past its history's end)."""
     views = []
     for path in sorted((Path(run_dir) / VIEW_DIR).glob("step-*.npz")):
-        with np.load(path) as saved:
-            view = {key: saved[key] for key in saved.files}
+        view = read_npz(path, "saved view", "a view saved by gankit")
         view["step"] = int(view["step"])
         view["n_train"] = int(view.get("n_train", len(view.get("real", ()))))  # older snapshots: the points shown
         for key in ("plane", "latent"):

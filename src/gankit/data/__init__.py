@@ -19,6 +19,7 @@ from gankit.data import mnist
 from gankit.data.toy import (
     GRID_SIGMA,
     RING_SIGMA,
+    check_points,
     grid_means,
     load_points,
     make_circle,
@@ -162,7 +163,8 @@ def load_dataset(config: DataConfig) -> Dataset:
         noise = {} if config.noise is None else {"noise": config.noise}  # None: the generator's own default
 
         def fresh(n: int, seed: int) -> np.ndarray:
-            return generator(n, **noise, random_state=seed)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflowing noise is refused in one line below
+                return generator(n, **noise, random_state=seed)
 
         dim = fresh(2, 0).shape[1]
         # drawn in float64, then float32, standardised: about four copies at once
@@ -170,7 +172,10 @@ def load_dataset(config: DataConfig) -> Dataset:
             f"a training set of n_samples={config.n_samples:,}", 4 * 8 * config.n_samples * dim, "a smaller n_samples"
         )
         points = fresh(config.n_samples, config.seed)
+        points = check_points(points, f"dataset {config.dataset!r} (noise={config.noise})")
 
     train = torch.from_numpy(points)
-    mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
+    # A coordinate that never varies keeps its scale (1); any other is standardised, however small its scale.
+    mean, std = train.mean(0), train.std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
     return Dataset(config.dataset, (train - mean) / std, None, 0, mean, std, fresh)

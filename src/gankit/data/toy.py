@@ -8,11 +8,16 @@ which is what the metrics compare against.
 
 from __future__ import annotations
 
+import io
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from gankit.errors import GankitError, bad_value
+from gankit.files import open_regular
+from gankit.resources import require
 
 RandomState = int | np.random.Generator | None
 
@@ -98,77 +103,91 @@ def make_grid(n_samples: int = 10000, *, noise: float = GRID_SIGMA, random_state
 
 
 def load_points(path: str | Path) -> np.ndarray:
-    """Points from a user's file: `.npy` (a 2-D float array) or `.csv` (numbers only, optional header row).
+    """Points from a user's file: `.npy` (a 2-D float array) or `.csv` (numbers only, optional header row,
+    a UTF-8 byte-order mark allowed).
 
-    Returns float32 of shape (N, dim). Raises GankitError for a missing file, an unknown
-    suffix, text that is not numbers, rows of unequal width, NaN or infinite values.
+    Returns float32 of shape (N, dim). Raises GankitError for a missing file, an unknown suffix, a file that
+    is not a regular one, text that is not numbers, rows of unequal width, NaN or infinite values.
     """
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".npy"):
         raise bad_value("data_path", str(path), "a .csv or .npy file")
-    if not path.is_file():
+    if not path.exists():
         raise GankitError(
             f"data_path={str(path)!r} does not exist or is not a file; accepted: an existing .csv or .npy file"
         )
+    accepted = "an existing .csv or .npy file"
     try:
-        points = np.load(path, allow_pickle=False) if path.suffix.lower() == ".npy" else _read_csv(path)
+        with open_regular(path, "data_path", accepted) as handle:
+            # a CSV's numbers take more memory as Python floats than as text
+            require(f"data_path={str(path)!r}", 8 * os.fstat(handle.fileno()).st_size, "a smaller data file")
+            if path.suffix.lower() == ".npy":
+                points = np.load(handle, allow_pickle=False)
+            else:
+                points = _read_csv(path, io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
     except GankitError:
         raise
-    except (ValueError, OSError, EOFError) as error:
+    except (ValueError, OSError, EOFError, UnicodeDecodeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise GankitError(
-            f"data_path={str(path)!r} could not be read ({reason}); accepted: a numeric 2-D array in .npy or .csv"
+            f"data_path={str(path)!r} could not be read ({reason[:120]}); accepted: a numeric 2-D array in .npy or .csv"
         ) from None
     if not isinstance(points, np.ndarray) or points.dtype.kind not in "fiu":
         kind = points.dtype if isinstance(points, np.ndarray) else type(points).__name__
         raise GankitError(f"data_path={str(path)!r} holds {kind} values; accepted: a plain array of real numbers")
-    if points.ndim != 2 or points.shape[0] < 2 or points.shape[1] < 1:
+    if points.ndim != 2 or points.shape[0] < 2 or points.shape[1] < 2:
         raise GankitError(
-            f"data_path={str(path)!r} holds an array of shape {points.shape}; accepted: shape (N, dim) with N >= 2"
+            f"data_path={str(path)!r} holds an array of shape {points.shape}; accepted: shape (N, dim) with N >= 2 "
+            "points of dim >= 2 coordinates"
         )
-    points = points.astype(np.float64)
-    bad_rows = np.flatnonzero(~np.isfinite(points).all(axis=1))
-    if bad_rows.size:
-        raise GankitError(
-            f"data_path={str(path)!r} has a NaN or infinite value in row {bad_rows[0]}; accepted: finite numbers only"
-        )
-    too_large = np.flatnonzero((np.abs(points) > np.finfo(np.float32).max / 1e3).any(axis=1))
-    if too_large.size:  # float32 would overflow (or its standardisation would)
-        raise GankitError(
-            f"data_path={str(path)!r} row {too_large[0]} holds a value of magnitude "
-            f"{np.abs(points[too_large[0]]).max():.3g}, "
-            "beyond what training in float32 can take; "
-            "accepted: values of magnitude below 3e35"
-        )
+    points = check_points(points, f"data_path={str(path)!r}")
     if (points == points[0]).all():
         raise GankitError(
             f"data_path={str(path)!r} holds {len(points)} identical points; accepted: at least two distinct points"
         )
+    return points
+
+
+def check_points(points: np.ndarray, what: str) -> np.ndarray:
+    """`points` as float32, or GankitError naming `what` for a NaN, infinite or float32-overflowing value."""
+    points = points.astype(np.float64)
+    bad_rows = np.flatnonzero(~np.isfinite(points).all(axis=1))
+    if bad_rows.size:
+        raise GankitError(f"{what} has a NaN or infinite value in row {bad_rows[0]}; accepted: finite numbers only")
+    too_large = np.flatnonzero((np.abs(points) > np.finfo(np.float32).max / 1e3).any(axis=1))
+    if too_large.size:  # float32 would overflow (or its standardisation would)
+        raise GankitError(
+            f"{what} row {too_large[0]} holds a value of magnitude {np.abs(points[too_large[0]]).max():.3g}, "
+            "beyond what training in float32 can take; accepted: values of magnitude below 3e35"
+        )
     return points.astype(np.float32)
 
 
-def _read_csv(path: Path) -> np.ndarray:
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
+
+
+def _read_csv(path: Path, handle) -> np.ndarray:
     rows = []
     width = None
-    with path.open(newline="") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            fields = [field.strip() for field in line.strip().split(",")]
-            if fields == [""]:
-                continue
-            try:
-                row = [float(field) for field in fields]
-            except ValueError:
-                if not rows and line_number == 1:
-                    continue  # a header row
-                raise GankitError(
-                    f"data_path={str(path)!r} line {line_number} is not numeric: {line.strip()[:60]!r}; "
-                    "accepted: comma-separated numbers"
-                ) from None
-            if width is not None and len(row) != width:
-                raise GankitError(
-                    f"data_path={str(path)!r} line {line_number} has {len(row)} columns, earlier rows {width}; "
-                    "accepted: rows of equal width"
-                )
-            width = len(row)
-            rows.append(row)
+    for line_number, line in enumerate(handle, start=1):
+        fields = [field.strip() for field in line.strip().split(",")]
+        if fields == [""]:
+            continue
+        # float() alone would read '1_000' as 1000 and ' 1 ' as 1: a number is written as numbers are
+        if all(NUMBER.fullmatch(field) for field in fields):
+            row = [float(field) for field in fields]
+        else:
+            if not rows and line_number == 1:
+                continue  # a header row
+            raise GankitError(
+                f"data_path={str(path)!r} line {line_number} is not numeric: {line.strip()[:60]!r}; "
+                "accepted: comma-separated numbers"
+            )
+        if width is not None and len(row) != width:
+            raise GankitError(
+                f"data_path={str(path)!r} line {line_number} has {len(row)} columns, earlier rows {width}; "
+                "accepted: rows of equal width"
+            )
+        width = len(row)
+        rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(len(rows), width or 0)

@@ -24,6 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from gankit.data import DATASETS
+from gankit.resources import require
 
 EVAL_SIZE = 500  # points per side of each W1 draw
 W1_DRAWS = 8  # independent (generated, real) pairs per evaluation: W1 is their mean
@@ -86,6 +87,10 @@ def mmd(a: np.ndarray, b: np.ndarray, *, bandwidths: tuple[float, ...] | None = 
     distances = {key: cdist(x, y, "sqeuclidean") for key, (x, y) in {"aa": (a, a), "bb": (b, b), "ab": (a, b)}.items()}
     if bandwidths is None:
         median = float(np.sqrt(np.median(cdist(pooled[:500], pooled[:500], "sqeuclidean"))))
+        if median == 0:  # those points are one point (a collapsed G): the distances between both samples then
+            mixed = np.concatenate([a[:250], b[:250]])
+            spread = cdist(mixed, mixed, "sqeuclidean")
+            median = float(np.sqrt(np.median(spread[spread > 0]))) if (spread > 0).any() else 1.0
         bandwidths = tuple(median * s for s in (0.25, 0.5, 1.0, 2.0, 4.0))
     kernels = {key: sum(np.exp(-d / (2 * h * h)) for h in bandwidths) for key, d in distances.items()}
     n, m = len(a), len(b)
@@ -174,6 +179,13 @@ class ToyEvaluator:
         # generator's are: scikit-learn's make_moons spaces its points evenly along the arcs, and two of its
         # own draws lie closer to each other than independent points can, so even real points drawn one by one
         # scored well above a floor made of its draws.
+        dim = fresh(2, seed).shape[1]
+        # the pool, its shuffled copy and the generated points evaluated against it, float64 at worst
+        require(
+            f"evaluating {dim}-dimensional points",
+            3 * 8 * size * (W1_DRAWS + 2 * FLOOR_DRAWS) * dim,
+            "fewer dimensions",
+        )
         pool = fresh(size * (W1_DRAWS + 2 * FLOOR_DRAWS), seed)
         pieces = pool[np.random.default_rng(seed).permutation(len(pool))].reshape(-1, size, pool.shape[1])
         self.references = list(pieces[:W1_DRAWS])

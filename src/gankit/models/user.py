@@ -400,7 +400,7 @@ def load_models_file(path: str | Path) -> ModelsFile:
     sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(code)
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit() in the file must not end gankit as if all went well
         reason = str(error).splitlines()[0][:160] if str(error) else ""
         raise GankitError(
             f"--models={str(path)!r} raised {type(error).__name__}({reason!r}) when imported; "
@@ -413,6 +413,32 @@ def load_models_file(path: str | Path) -> ModelsFile:
     missing = [name for name in ("make_generator", "make_discriminator") if functions[name] is None]
     if len(missing) == 1 or (len(missing) == 2 and functions["make_loss"] is None):
         raise GankitError(f"--models={str(path)!r} defines no {missing[0]}(config); accepted: {MODELS_FILE_HELP}")
+    make_loss = functions["make_loss"]
     return ModelsFile(
-        path.resolve(), functions["make_generator"], functions["make_discriminator"], functions["make_loss"]
+        path.resolve(),
+        functions["make_generator"],
+        functions["make_discriminator"],
+        _returning_a_loss(make_loss, path) if make_loss is not None else None,
     )
+
+
+def _returning_a_loss(make_loss: Callable[[Any], Any], path: Path) -> Callable[[Any], Any]:
+    """`make_loss`, checked to return a gankit.Loss (GankitError in one line otherwise)."""
+    from gankit.losses import Loss
+
+    def checked(config: Any) -> Any:
+        try:
+            loss = make_loss(config)
+        except Exception as error:  # the user's code
+            reason = str(error).splitlines()[0][:160] if str(error) else ""
+            raise GankitError(
+                f"make_loss(config) in {str(path)!r} raised {type(error).__name__}({reason!r}); accepted: a function "
+                "returning a gankit.Loss"
+            ) from None
+        if not isinstance(loss, Loss):
+            raise GankitError(
+                f"make_loss(config) in {str(path)!r} returned {type(loss).__name__}; accepted: a gankit.Loss"
+            )
+        return loss
+
+    return checked
