@@ -33,10 +33,10 @@ COLLAPSE_SHARE = 0.5  # toy modes: at most this share of the modes covered, or o
 HIST_KL_HIGH = 6.0
 CLASS_SHARE_LOW = 0.02  # MNIST: a digit in under 2% of the samples (10% each when none is missing)
 LABEL_ACCURACY_LOW = 0.5  # a conditional G whose samples are the digit asked for less often than this
-SWING = 2.0  # oscillation: the quality moving by this factor up and down between evaluations ...
-SWINGS = 3  # ... this many times (in both directions) within the last SWING_EVALS evaluations
+SWING = 2.0  # oscillation: the quality moving by this factor between evaluations ...
+SWINGS = 3  # ... this many times in a row, each the other way (up, down, up), within the last SWING_EVALS
 SWING_EVALS = 6
-STALL_EVALS = 3  # no progress: the last this many evaluations did not go below the best before them ...
+STALL_EVALS = 4  # no progress: the last this many evaluations did not go below the best before them ...
 STALL_FAR = 3.0  # ... while the best is still this many times the floor (W1 / floor, FD / its floor)
 
 KINDS = (
@@ -356,14 +356,20 @@ def _oscillation(config, quality) -> Finding | None:
     metric, evals = quality
     values = [r[metric] for r in evals[-SWING_EVALS:]]
     moves = [b / a for a, b in itertools.pairwise(values) if a > 0 and b > 0]
-    ups, downs = sum(m >= SWING for m in moves), sum(m <= 1 / SWING for m in moves)
-    if not (ups and downs and ups + downs >= SWINGS):
+    # The large moves' directions (True: up); the longest stretch that turns back each time. A run that drops
+    # fast twice has not swung back between the drops.
+    swings = stretch = 0
+    previous = None
+    for up in [m >= SWING for m in moves if m >= SWING or m <= 1 / SWING]:
+        stretch = stretch + 1 if up != previous else 1
+        swings, previous = max(swings, stretch), up
+    if swings < SWINGS:
         return None
     last = evals[-1]
     return Finding(
         last["step"],
         "oscillation",
-        f"{_name(metric)} swung up and down by {SWING:g}x or more {ups + downs} times over the last "
+        f"{_name(metric)} swung up and down by {SWING:g}x or more {swings} times in a row over the last "
         f"{len(values)} evaluations ({', '.join(_number(v) for v in values)}, to step {last['step']:,})",
         "G and D keep overshooting each other: each update moves the game past its balance point and back",
         ", ".join([_lower_learning_rates(config)] + ([] if config.ema else ["ema=0.999 (now 0)"]) + _smooth_d(config)),
