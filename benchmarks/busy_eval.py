@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         "--data-dir", default=os.environ.get("GANKIT_DATA_DIR") or _default_data_dir(), help="folder of the MNIST files"
     )
     parser.add_argument(
-        "--same-session", action="store_true", help="the two trainings in the benchmark's own process session (default: sessions of their own)"
+        "--same-session",
+        action="store_true",
+        help="the two trainings in the benchmark's own process session (default: sessions of their own)",
     )
     args = parser.parse_args(argv)
     if not args.data_dir:
