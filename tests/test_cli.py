@@ -75,7 +75,7 @@ def test_train_help_names_the_folder_a_run_goes_to_by_default(tmp_path, capsys, 
     assert "default runs/<dataset>-<n>, the next free number" in " ".join(capsys.readouterr().out.split())
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "moons-2").mkdir(parents=True)
-    assert default_run_dir(TrainConfig(dataset="moons")) == Path("runs", "moons-3")
+    assert default_run_dir(TrainConfig(dataset="moons")) == (tmp_path / "runs" / "moons-3").resolve()
 
 
 # The table of bad inputs (flags, config files, paths, data files) is in test_validation.py.
