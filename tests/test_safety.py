@@ -369,6 +369,7 @@ def test_eval_checks_the_training_data_as_resume_does(tmp_path, capsys):
     np.savetxt(points, np.random.default_rng(0).normal(size=(200, 2)), delimiter=",")
     run = _train(tmp_path / "run", dataset=str(points))
     np.savetxt(points, np.random.default_rng(1).normal(size=(200, 2)), delimiter=",")
+    capsys.readouterr()  # what training said (the doctor's findings of so short a run)
     assert main(["eval", str(run.path)]) == 2
     assert "changed since the run started" in _one_line(capsys)
 
