@@ -15,7 +15,7 @@ lab             `gankit lab --quick --quiet`, the whole lab.
 
 "Loaded" runs the command while two `gankit train --preset mnist-cgan` processes train beside it (started
 first, stopped after), each in a session of its own as another user's job is: Linux shares the CPU between
-sessions (autogroups) first, so three processes of one session share that session's part of the machine
+sessions (autogroups) first, so three processes of one login session share its part of the machine
 (`--same-session` puts them all in the benchmark's session, as one user running three jobs from one
 terminal). The two conditions alternate within each repeat (alone first in even repeats, loaded
 first in odd ones), so that both see the same background from whatever else the machine runs; that

@@ -52,38 +52,18 @@ def progress_bar(
     *, total: int | None, desc: str, initial: int = 0, disable: bool = False, unit: str = "step", **options: Any
 ) -> Any:
     """A tqdm bar (over training steps by default), for the front end this process runs in; `options` go to tqdm."""
-    disable = disable or _silent.get()
+    common = dict(total=total, initial=initial, disable=disable or _silent.get(), unit=unit, desc=desc, **options)
     if in_notebook() and has_widgets():
         from tqdm.notebook import tqdm as notebook_tqdm
 
-        return notebook_tqdm(total=total, initial=initial, disable=disable, unit=unit, desc=desc, **options)
+        return notebook_tqdm(**common)
     from tqdm import tqdm
 
     if in_notebook():
         # No widgets: a fixed-width ASCII bar redrawn with "\r" (a notebook shows it as one line), at most
         # once a second; tqdm's terminal-size probing and cursor moves would print a line per update.
-        return tqdm(
-            total=total,
-            initial=initial,
-            disable=disable,
-            unit=unit,
-            desc=desc,
-            file=sys.stderr,
-            ascii=True,
-            ncols=100,
-            mininterval=1.0,
-            **options,
-        )
-    return tqdm(
-        total=total,
-        initial=initial,
-        disable=disable,
-        unit=unit,
-        desc=desc,
-        file=sys.stderr,
-        dynamic_ncols=True,
-        **options,
-    )
+        return tqdm(**common, file=sys.stderr, ascii=True, ncols=100, mininterval=1.0)
+    return tqdm(**common, file=sys.stderr, dynamic_ncols=True)
 
 
 class Display:

@@ -192,10 +192,10 @@ def _run(role: str, module: nn.Module, attempts: Sequence[tuple[str, Callable[[]
             return index, function()
         except Exception as error:  # the user's code: any failure is reported the same way
             first_failure = first_failure or error
-    reason = str(first_failure).splitlines()[0][:160] if str(first_failure) else ""
     inputs = attempts[0][0]
     raise GankitError(
-        f"{_name(role, module)} raised {type(first_failure).__name__}({reason!r}) on {inputs}; accepted: a module "
+        f"{_name(role, module)} raised {type(first_failure).__name__}({_reason(first_failure)!r}) on {inputs}; "
+        "accepted: a module "
         f"whose forward takes {inputs}"
     ) from None
 
@@ -361,17 +361,23 @@ class ModelsFile:
     make_loss: Callable[[Any], Any] | None
 
 
+def _reason(error: BaseException) -> str:
+    """The first line of an error's message, cut short: what a one-line refusal quotes of it."""
+    return str(error).splitlines()[0][:160] if str(error) else ""
+
+
+def users_call(function: Callable[[Any], Any], config: Any, what: str, accepted: str) -> Any:
+    """`function(config)`, the user's code: any failure becomes one line naming `what` raised it."""
+    try:
+        return function(config)
+    except Exception as error:
+        raise GankitError(f"{what} raised {type(error).__name__}({_reason(error)!r}); accepted: {accepted}") from None
+
+
 def build(role: str, make: Callable[[Any], Any], config: Any) -> nn.Module:
     """`make(config)`, the user's function for the `role` network: GankitError (one line) if it fails or
     returns anything but an nn.Module."""
-    try:
-        module = make(config)
-    except Exception as error:  # the user's code
-        reason = str(error).splitlines()[0][:160] if str(error) else ""
-        raise GankitError(
-            f"make_{role}(config) raised {type(error).__name__}({reason!r}); "
-            "accepted: a function returning an nn.Module"
-        ) from None
+    module = users_call(make, config, f"make_{role}(config)", "a function returning an nn.Module")
     if not isinstance(module, nn.Module):
         raise GankitError(f"make_{role}(config) returned {type(module).__name__}; accepted: an nn.Module")
     return module
@@ -401,9 +407,8 @@ def load_models_file(path: str | Path) -> ModelsFile:
     try:
         spec.loader.exec_module(code)
     except (Exception, SystemExit) as error:  # sys.exit() in the file must not end gankit as if all went well
-        reason = str(error).splitlines()[0][:160] if str(error) else ""
         raise GankitError(
-            f"--models={str(path)!r} raised {type(error).__name__}({reason!r}) when imported; "
+            f"--models={str(path)!r} raised {type(error).__name__}({_reason(error)!r}) when imported; "
             f"accepted: {MODELS_FILE_HELP}"
         ) from None
     finally:
@@ -427,14 +432,9 @@ def _returning_a_loss(make_loss: Callable[[Any], Any], path: Path) -> Callable[[
     from gankit.losses import Loss
 
     def checked(config: Any) -> Any:
-        try:
-            loss = make_loss(config)
-        except Exception as error:  # the user's code
-            reason = str(error).splitlines()[0][:160] if str(error) else ""
-            raise GankitError(
-                f"make_loss(config) in {str(path)!r} raised {type(error).__name__}({reason!r}); accepted: a function "
-                "returning a gankit.Loss"
-            ) from None
+        loss = users_call(
+            make_loss, config, f"make_loss(config) in {str(path)!r}", "a function returning a gankit.Loss"
+        )
         if not isinstance(loss, Loss):
             raise GankitError(
                 f"make_loss(config) in {str(path)!r} returned {type(loss).__name__}; accepted: a gankit.Loss"
