@@ -147,15 +147,21 @@ class Loss:
         if self._discriminator is None:
             raise NotImplementedError(f"{type(self).__name__} gives no discriminator loss")
         outputs = self._outputs(batch.outputs_probability)
-        function = lambda real, fake: self._discriminator(outputs(real), outputs(fake))  # noqa: E731
-        return (torch.vmap(function) if batch.stacked else function)(batch.real_logits, batch.fake_logits)
+
+        def loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+            return self._discriminator(outputs(real_logits), outputs(fake_logits))
+
+        return (torch.vmap(loss) if batch.stacked else loss)(batch.real_logits, batch.fake_logits)
 
     def g_loss(self, batch: GeneratorBatch) -> torch.Tensor:
         if self._generator is None:
             raise NotImplementedError(f"{type(self).__name__} gives no generator loss")
         outputs = self._outputs(batch.outputs_probability)
-        function = lambda fake: self._generator(outputs(fake))  # noqa: E731
-        return (torch.vmap(function) if batch.stacked else function)(batch.fake_logits)
+
+        def loss(fake_logits: torch.Tensor) -> torch.Tensor:
+            return self._generator(outputs(fake_logits))
+
+        return (torch.vmap(loss) if batch.stacked else loss)(batch.fake_logits)
 
     def saturates(self) -> bool:
         """Whether G's loss saturates, as the lab's minimax game does: where D confidently rejects the fakes
