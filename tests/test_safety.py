@@ -386,3 +386,20 @@ def test_sample_checks_its_latent_points_seed_and_checkpoint(run):
     with pytest.raises(GankitError, match=r"checkpoint=999 is not valid; accepted: a step that has a checkpoint"):
         gankit.Run(run.path, checkpoint=999)
     assert gankit.Run(run.path, checkpoint=10).step == 10
+
+
+def test_lab_force_replaces_only_what_the_lab_wrote(tmp_path, monkeypatch):
+    import gankit.labbook
+
+    def tiny(book):
+        book.train("circle", gankit.TrainConfig(dataset="circle", steps=20, g_hidden=(8,), d_hidden=(8,)))
+
+    monkeypatch.setattr(gankit.labbook, "QUESTIONS", {"1. the circle": tiny})
+    out = tmp_path / "lab"
+    gankit.run_lab(out, progress=False)
+    (out / "notes.txt").write_text("mine")
+    (out / "runs" / "circle" / "mine.txt").write_text("mine too")
+    gankit.run_lab(out, force=True, progress=False)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "runs" / "circle" / "mine.txt").read_text() == "mine too"
+    assert (out / "report.html").is_file() and gankit.Run(out / "runs" / "circle").step == 20

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import math
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -43,8 +42,8 @@ LAB_DIR_MARK = "lab.json"  # marks a folder written by gankit lab, which --force
 class _Book:
     """Where the lab writes, how long it trains, and the page it fills."""
 
-    def __init__(self, out: Path, *, quick: bool, data_dir: str | None, progress: bool):
-        self.out, self.quick, self.data_dir, self.progress = out, quick, data_dir, progress
+    def __init__(self, out: Path, *, quick: bool, data_dir: str | None, progress: bool, force: bool = False):
+        self.out, self.quick, self.data_dir, self.progress, self.force = out, quick, data_dir, progress, force
         self.sections: list[str] = []
 
     def steps(self, quick: int, full: int) -> int:
@@ -64,7 +63,7 @@ class _Book:
         config = config.replace(eval_every=every, keep_checkpoints=1)
         self.say(f"training {name} ({config.steps:,} steps)")
         started = time.perf_counter()
-        run = train(config, self.out / "runs" / name, progress=self.progress)
+        run = train(config, self.out / "runs" / name, progress=self.progress, force=self.force)
         self.say(f"  {name}: {time.perf_counter() - started:.0f} s")
         return run
 
@@ -267,10 +266,11 @@ def run_lab(
             raise GankitError(
                 f"--force will not clear {str(out)!r}: it is not a folder written by gankit lab; accepted: a new folder"
             )
-        shutil.rmtree(out)
+    # --force replaces what the lab writes (its marked runs and sweep, as train's and sweep's --force do, and its
+    # page); other files in the folder stay.
     out.mkdir(parents=True, exist_ok=True)
     (out / LAB_DIR_MARK).write_text(f'{{"quick": {str(quick).lower()}}}\n')
-    book = _Book(out, quick=quick, data_dir=data_dir, progress=progress)
+    book = _Book(out, quick=quick, data_dir=data_dir, progress=progress, force=force)
     book.say(f"image work on {choose_threads()} of {usable_cores()} usable cores now (gankit.threads' policy)")
     started, costs = time.perf_counter(), []
     with silenced(not progress):
