@@ -561,7 +561,8 @@ class Run:
         """The last logged value of every metric (training statistics and evaluations)."""
         summary = Metrics()
         for record in self.metrics:
-            summary.update(record)
+            if "event" not in record:  # events (threads, findings, the end) are not metrics
+                summary.update(record)
         return summary
 
     @property
