@@ -378,18 +378,21 @@ def test_a_sweep_says_what_it_will_cost_before_it_starts(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("command, module", [("train", "run"), ("sweep", "sweep")])
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_during_start_up_exits_in_one_line_and_leaves_no_folder(tmp_path, sig, code):
+def test_a_signal_during_start_up_exits_in_one_line_and_leaves_no_folder(tmp_path, command, module, sig, code):
     out = tmp_path / "run"
-    # the folder and its config.json exist when the evaluator is being made, before the first step
+    # the folder exists when the evaluator is being made, before the first step (a sweep's: its members' too)
     plant = (
-        "import time, pathlib, gankit.run as r\n"
+        # import_module: `gankit.sweep` the attribute is the function, gankit.sweep the module is in sys.modules
+        f"import time, pathlib, importlib\nm = importlib.import_module('gankit.{module}')\n"
         "def slow(*a, **k):\n    pathlib.Path(sys.argv[-1], 'started').touch()\n    time.sleep(60)\n"
-        "r.make_evaluator = slow\n"
+        "m.make_evaluator = slow\n"
     )
     script = f"import sys\n{plant}from gankit.cli import main\nsys.exit(main(sys.argv[1:]))"
+    extra = ["--seeds", "2"] if command == "sweep" else []
     process = subprocess.Popen(
-        [sys.executable, "-c", script, "train", "--steps", "50", "--quiet", "--out", str(out)],
+        [sys.executable, "-c", script, command, "--steps", "50", *extra, "--quiet", "--out", str(out)],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -399,6 +402,7 @@ def test_a_signal_during_start_up_exits_in_one_line_and_leaves_no_folder(tmp_pat
         time.sleep(0.05)
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == code
-    assert len(stderr.strip().splitlines()) == 1 and "stopped" in stderr and "Traceback" not in stderr
+    assert process.returncode == code and "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert "stopped" in lines[-1] and all(line.startswith("gankit sweep: 2 GANs") for line in lines[:-1])
     assert not out.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import struct
 import urllib.error
 import urllib.request
@@ -147,6 +148,27 @@ def test_non_idx_file(tmp_path):
     with pytest.raises(GankitError) as error:
         mnist.read_idx(tmp_path / "absent.gz")
     assert_one_line(error, "absent.gz")
+
+
+def test_special_and_oversized_files_are_refused_without_reading_them(tmp_path, monkeypatch):
+    fifo = tmp_path / "fifo.gz"
+    os.mkfifo(fifo)  # read as a file it would block forever
+    with pytest.raises(GankitError) as error:
+        mnist.read_idx(fifo)
+    assert_one_line(error, "fifo.gz", "FIFO", "not a regular file")
+    (tmp_path / "zero.gz").symlink_to("/dev/zero")  # read as a file it would never end
+    with pytest.raises(GankitError) as error:
+        mnist.read_idx(tmp_path / "zero.gz")
+    assert_one_line(error, "zero.gz", "device")
+    monkeypatch.setattr(mnist, "IDX_LIMIT", 10_000)
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(bytes(10_001)))  # small, but unpacks past the limit
+    with pytest.raises(GankitError) as error:
+        mnist.read_idx(tmp_path / "bomb.gz")
+    assert_one_line(error, "bomb.gz", "decompresses to more than 10,000 bytes")
+    (tmp_path / "big").write_bytes(bytes(10_001))
+    with pytest.raises(GankitError) as error:
+        mnist.read_idx(tmp_path / "big")
+    assert_one_line(error, "big", "larger than 10,000 bytes")
 
 
 def test_read_idx_returns_header_shape(tmp_path):

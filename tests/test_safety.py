@@ -183,6 +183,18 @@ def test_a_metrics_line_over_the_limit_is_skipped_not_held(run):
     assert records[-1] == {"step": 20, "w1": 1.0}
 
 
+def test_a_metrics_log_that_links_elsewhere_is_never_written_through(tmp_path, run, capsys):
+    outside = tmp_path / "notes.txt"
+    outside.write_text("a user's notes\n")
+    log = run.path / "metrics.jsonl"
+    log.unlink()
+    log.symlink_to(outside)
+    before = tree(run.path)
+    assert main(["train", "--resume", str(run.path), "--steps", "40", "--quiet"]) == 2
+    assert "metrics log" in (line := _one_line(capsys)) and "is a link" in line
+    assert outside.read_text() == "a user's notes\n" and tree(run.path) == before
+
+
 # ----- forged or damaged checkpoints: refused before any byte changes -----
 def forge(state: dict, how: str) -> None:
     if how == "negative step":

@@ -43,6 +43,7 @@ from gankit.runfolder import (
     append_metrics,
     best_checkpoint_path,
     best_record,
+    check_metrics_log,
     checkpoint_path,
     claimed,
     list_checkpoints,
@@ -271,6 +272,7 @@ def resume(
         )
     with _writer(run_dir):
         saved_config = read_config(run_dir)
+        check_metrics_log(run_dir)
         config = (
             saved_config.replace(steps=steps) if steps is not None and steps != saved_config.steps else saved_config
         )

@@ -16,6 +16,7 @@ import json
 import os
 import random
 import shutil
+import stat
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -129,10 +130,30 @@ def _is_record(record: Any) -> bool:
     return isinstance(step, int) and not isinstance(step, bool) and step >= 0
 
 
+def check_metrics_log(run_dir: Path) -> None:
+    """GankitError unless the run's metrics log is absent or its own regular file: appending through a link or
+    into a FIFO would write outside the run (checked before a resume changes anything)."""
+    path = Path(run_dir) / METRICS_FILE
+    with suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a link" if stat.S_ISLNK(mode) else "not a regular file"
+            raise GankitError(
+                f"metrics log {str(path)!r} is {kind}; accepted: the run's own metrics.jsonl, a regular file"
+            )
+
+
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
     """Append one record as a JSON line to the run's metrics log (which is never rewritten)."""
+    path = Path(run_dir) / METRICS_FILE
+    # Never through a link, nor into a FIFO or device: the log is the run's own regular file.
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        with (Path(run_dir) / METRICS_FILE).open("ab+") as handle:
+        descriptor = os.open(path, flags, 0o666)
+        with os.fdopen(descriptor, "rb+") as handle:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise GankitError(f"metrics log {str(path)!r} is not a regular file; {_what_is_kept(run_dir)}")
+            os.set_blocking(descriptor, True)
             handle.seek(0, 2)
             if handle.tell():  # a line a kill cut short must not swallow the next record
                 handle.seek(-1, 2)
@@ -140,8 +161,9 @@ def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
                     handle.write(b"\n")
             handle.write((json.dumps(record) + "\n").encode())
     except OSError as error:
+        reason = "it is a link" if path.is_symlink() else error.strerror
         raise GankitError(
-            f"metrics log in {str(run_dir)!r} could not be written ({error.strerror}); {_what_is_kept(run_dir)}"
+            f"metrics log {str(path)!r} could not be written ({reason}); {_what_is_kept(run_dir)}"
         ) from None
 
 

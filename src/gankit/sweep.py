@@ -72,6 +72,7 @@ from gankit.run import Run, check_binding
 from gankit.runfolder import (
     CONFIG_FILE,
     append_metrics,
+    check_metrics_log,
     checkpoint_path,
     claimed,
     contents,
@@ -852,6 +853,8 @@ def _restore(game: Any, members: list[Member], configs: list[TrainConfig]) -> in
     not recorded), or None when there is nothing to resume from."""
     if not all((m.run_dir / CONFIG_FILE).is_file() for m in members):
         return None
+    for member in members:
+        check_metrics_log(member.run_dir)
     histories = [read_metrics(m.run_dir) for m in members]
     saved = [{int(p.stem.split("-")[1]) for p in list_checkpoints(m.run_dir)} for m in members]
     diverged = [next((r["step"] for r in h if r.get("event") == "diverged"), None) for h in histories]

@@ -27,6 +27,7 @@ import functools
 import gzip
 import hashlib
 import http.client
+import io
 import math
 import os
 import urllib.request
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 
 from gankit.errors import GankitError, bad_value
-from gankit.files import atomic_file, user_cache_dir
+from gankit.files import atomic_file, read_regular, user_cache_dir
 from gankit.notebook import progress_bar
 
 SPLITS = ("train", "test")
@@ -71,6 +72,8 @@ CHECKSUMS = {
     },
 }
 
+# An IDX file's bytes, compressed or not: the largest (60,000 images) holds 47 MB; more is not an MNIST file.
+IDX_LIMIT = 64_000_000
 DATASETS = tuple(CHECKSUMS)  # the image data sets this loader knows: mnist, fashion_mnist
 IDX_LABELS, IDX_IMAGES = 0x00000801, 0x00000803  # unsigned bytes, 1 and 3 dimensions
 _DOWNLOAD_ERRORS = (OSError, http.client.HTTPException)  # URLError and timeouts are OSErrors
@@ -108,21 +111,22 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 def _read_bytes(path: Path) -> tuple[bytes, bytes]:
-    """The file's bytes and its payload: decompressed when the file is gzip (told by content, not suffix)."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise GankitError(
-            f"{str(path)!r} could not be read ({error.strerror or error}); accepted: a readable IDX file"
-        ) from None
+    """The file's bytes and its payload: decompressed when the file is gzip (told by content, not suffix).
+    A regular file only (a FIFO would block, a device never end), both at most IDX_LIMIT bytes."""
+    accepted = f"a readable IDX file (gzip or plain) of at most {IDX_LIMIT:,} bytes"
+    data = read_regular(path, "IDX file", accepted, limit=IDX_LIMIT)
     if data[:2] != b"\x1f\x8b":
         return data, data
     try:
-        return data, gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:
+            payload = unpacked.read(IDX_LIMIT + 1)
     except (OSError, EOFError, zlib.error) as error:
         raise GankitError(
             f"{str(path)!r} is a damaged or truncated gzip file ({error}); accepted: a complete .gz IDX file"
         ) from None
+    if len(payload) > IDX_LIMIT:
+        raise GankitError(f"{str(path)!r} decompresses to more than {IDX_LIMIT:,} bytes; accepted: {accepted}")
+    return data, payload
 
 
 def _parse_idx(path: Path, payload: bytes) -> np.ndarray:
