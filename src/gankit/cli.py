@@ -31,6 +31,7 @@ from gankit.models.user import MODELS_FILE_HELP
 from gankit.notebook import silenced
 from gankit.report import write_report
 from gankit.run import Run, resume, train
+from gankit.samplers import SAMPLERS
 from gankit.sweep import Estimate, resume_sweep, sweep
 
 EXIT_BAD_INPUT, EXIT_DIVERGED = 2, 3
@@ -91,6 +92,14 @@ def _whole_flag(name: str):
             raise bad_value(name, text, "a whole number written in digits") from None
 
     return parse
+
+
+def _add_sampler_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS.names(),
+        help="how the run's samples are drawn (default: the run's sampler; gankit.samplers)",
+    )
 
 
 def _field_comments() -> dict[str, str]:
@@ -170,6 +179,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--label", type=_whole_flag("--label"), help="conditional runs: the digit to draw (default: balanced over 0..9)"
     )
+    _add_sampler_flag(sample)
     _add_models_flag(sample, "a run trained with them")
 
     plot = commands.add_parser("plot", help="write a run's figures under RUN/figures")
@@ -196,6 +206,7 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="print a run's metrics and the doctor's findings")
     evaluate.add_argument("run")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_sampler_flag(evaluate)
     _add_models_flag(evaluate, "a run trained with them")
 
     sweep = commands.add_parser(
@@ -294,13 +305,13 @@ def _sample(args: argparse.Namespace) -> None:
             labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % 10
         elif args.label is not None:
             raise bad_value("--label", args.label, "no --label: this run is not conditional")
-        arrays = {"images": images_to_uint8(run.sample(args.n, seed=args.seed, labels=labels))}
+        arrays = {"images": images_to_uint8(run.sample(args.n, seed=args.seed, labels=labels, sampler=args.sampler))}
         if labels is not None:
             arrays["labels"] = labels.astype(np.int64)
     else:
         if args.label is not None:
             raise bad_value("--label", args.label, "no --label: toy runs have no classes")
-        arrays = {"samples": run.sample(args.n, seed=args.seed)}
+        arrays = {"samples": run.sample(args.n, seed=args.seed, sampler=args.sampler)}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write(out, buffer.getvalue())  # the file holds all the samples or stays as it was
@@ -324,7 +335,7 @@ def _lab(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     run = Run(args.run, models=args.models)
-    metrics = run.evaluate()
+    metrics = run.evaluate(sampler=args.sampler)
     if args.json:
         print(json.dumps({**metrics, "findings": [finding.event() for finding in run.diagnose()]}))
     else:

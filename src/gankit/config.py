@@ -19,6 +19,7 @@ from gankit.losses import LOSSES, Loss
 from gankit.models import MODELS
 from gankit.models.normalization import D_NORMS
 from gankit.penalties import PENALTIES
+from gankit.samplers import SAMPLERS
 
 DEVICES = ("cpu", "cuda", "auto")
 # Adam's learning rate (G's and D's) and betas by default. Toy data: (0, 0.99), as StyleGAN2 and R3GAN train, reach
@@ -39,9 +40,12 @@ def adam_defaults(*, image: bool, saturating: bool) -> dict[str, float]:
 
 
 EVAL_SHARE = 0.1  # the default eval_share
+# Fields a run's config may change over its life, its checkpoints staying its own: how far it trains, how it is
+# sampled.
+FREE_FIELDS = ("steps", "sampler")
 PRECISIONS = ("auto", "fp32", "bf16")
 # Fields whose value is a registered name: the registry validates them and the CLI lists its names.
-REGISTERED = {"dataset": DATASETS, "model": MODELS, "loss": LOSSES}
+REGISTERED = {"dataset": DATASETS, "model": MODELS, "loss": LOSSES, "sampler": SAMPLERS}
 
 
 @dataclass
@@ -78,6 +82,8 @@ class TrainConfig:
     beta2: float | None = None  # Adam beta2; None: 0.99 toy, 0.999 MNIST (toy, saturating G loss: 0.999)
     d_steps: int = 1  # D updates per G update
     ema: float = 0.999  # decay of the moving average of G's weights that is sampled; 0 samples G itself
+    # Training's evaluations score G's own samples; sampling and evaluating the trained run use the sampler.
+    sampler: str = "plain"  # how a trained run is sampled: plain G(z), jacobian or drs (gankit.samplers)
     seed: int = 0  # seeds data, initial weights and every draw of z: same seed, same run
     # --- penalties on D's gradients, normalisation of D (gankit.penalties; docs/guide/models-and-losses.md) ---
     # None: the loss's own weight (wasserstein: 10, WGAN-GP's; relativistic: R1 and R2 of one gamma), else 0
@@ -225,6 +231,7 @@ class TrainConfig:
             raise bad_value("dataset", self.dataset, [*DATASETS.accepted(), "a path to a .csv or .npy file"])
         MODELS.check(self.model)
         LOSSES.check(self.loss)
+        SAMPLERS.check(self.sampler)
         for name, accepted in (("device", DEVICES), ("precision", PRECISIONS), ("d_norm", D_NORMS)):
             if getattr(self, name) not in accepted:
                 raise bad_value(name, getattr(self, name), accepted)

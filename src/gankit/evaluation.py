@@ -33,16 +33,26 @@ def make_evaluator(config: TrainConfig, dataset: Dataset) -> Any:
         return ToyEvaluator(None if config.is_point_file else config.dataset, dataset.fresh, noise=config.noise)
 
 
+def evaluation_draw(config: TrainConfig, evaluators: Sequence[Any]) -> tuple[int, torch.Tensor | None]:
+    """(how many samples an evaluation scores, the labels they are drawn for or None), for `evaluators` of
+    `config`'s data."""
+    if config.is_image:
+        return EVAL_SAMPLES, torch.arange(EVAL_SAMPLES) % 10 if config.conditional else None
+    return max(e.needs for e in evaluators), None
+
+
+def score(evaluator: Any, samples: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+    """An evaluator's metrics of samples in data units (images with the labels they were drawn for)."""
+    if labels is not None or samples.dim() > 2:
+        return evaluator.evaluate(samples, labels)
+    return evaluator.evaluate(samples.numpy())
+
+
 def evaluate_members(game: Any, evaluators: Sequence[Any | None]) -> list[dict[str, float] | None]:
-    """Each member's metrics (None where its evaluator is None): one draw of samples for all members."""
+    """Each member's metrics (None where its evaluator is None): one draw of G's own samples for all members."""
     live = [e for e in evaluators if e is not None]
     if not live:
         return [None] * len(evaluators)
-    config = game.configs[0]
-    if config.is_image:
-        n = EVAL_SAMPLES
-        labels = torch.arange(n) % 10 if config.conditional else None
-        samples = game.samples(n, seed=EVAL_SEED, labels=labels)
-        return [None if e is None else e.evaluate(s, labels) for e, s in zip(evaluators, samples)]
-    samples = game.samples(max(e.needs for e in live), seed=EVAL_SEED)
-    return [None if e is None else e.evaluate(s.numpy()) for e, s in zip(evaluators, samples)]
+    n, labels = evaluation_draw(game.configs[0], live)
+    samples = game.samples(n, seed=EVAL_SEED, labels=labels)
+    return [None if e is None else score(e, s, labels) for e, s in zip(evaluators, samples)]

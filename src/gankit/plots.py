@@ -284,6 +284,34 @@ def real_vs_generated(
 
 
 @_styled
+def sampler_view(
+    real: np.ndarray,
+    kept: np.ndarray,
+    rejected: np.ndarray,
+    *,
+    sampler: str,
+    acceptance: float,
+    title: str | None = None,
+) -> Figure:
+    """What a sampler keeps and drops (gankit.samplers): real points faint behind, G's samples the sampler kept,
+    and the proposals it rejected, on one 2-D panel (the first two coordinates of wider points). Where G carries
+    mass across the gaps between modes ("no GAN's land"), the rejected points mark the gaps."""
+    real = _points("real", real)
+    kept, rejected = _points("kept", kept, real.shape[1]), _points("rejected", rejected, real.shape[1])
+    lo, hi = _bounds(real, kept, rejected)
+    lo, hi = lo[:2], hi[:2]
+    fig = _point_figure(lo, hi, 2, 1)
+    (ax,) = _point_axes(fig, 1, 2)
+    _scatter(ax, real, color=REAL_COLOUR, alpha=0.25, label=f"real (n = {len(real):,})")
+    _scatter(ax, kept, color=FAKE_COLOUR, label=f"kept (n = {len(kept):,})")
+    _scatter(ax, rejected, color=SAYS_FAKE_COLOUR, marker="x", linewidths=0.8, alpha=0.9, label="rejected")
+    _frame(ax, lo, hi)
+    _legend_below(ax, ncol=3, markerscale=2.0)
+    ax.set_title(title or f"sampler={sampler!r}: {acceptance:.1%} of G's samples kept")
+    return fig
+
+
+@_styled
 def samples_grid(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], *, title: str | None = None) -> Figure:
     """Small multiples: one panel per (title, real points, generated points), real faint behind, shared limits.
 

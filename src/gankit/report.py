@@ -68,14 +68,18 @@ LEGEND = (
     '<span>heatmap: D(x) = P(real), <span style="color:#2166ac">blue real</span>, '
     '<span style="color:#b2182b">red fake</span></span></div>'
 )
-# Metric -> (its floor, what it is): shown in the table of final metrics.
+# Metric -> (its floor, or the ceiling of a share, what it is): shown in the table of final metrics.
 METRICS = {
     "w1": ("w1_floor", "Wasserstein-1 distance to fresh real points"),
     "w1_ratio": (None, "W1 / floor (1 = as close as another real sample)"),
     "mmd": (None, "squared MMD"),
     "radial_error": (None, "mean | ||x|| - 1 |"),
     "modes": (None, "modes covered"),
-    "high_quality": (None, "share of samples within 3 sigma of a mode"),
+    "high_quality": ("high_quality_ceiling", "share of samples within 3 sigma of a mode (ceiling: the data's own)"),
+    "reverse_kl": (None, "KL(modes of the high-quality samples || uniform)"),
+    "tails": (None, "share between 3 and 6 sigma of its mode: modes too wide"),
+    "bridges": (None, "share beyond 6 sigma of every mode: mass between the modes"),
+    "spread_ratio": (None, "median spread of a mode, sigma_G / sigma (1 = the data's)"),
     "fd": ("fd_floor", "Fréchet distance in the classifier's features"),
     "classifier_score": (None, "classifier score (Inception Score with the MNIST classifier)"),
     "label_accuracy": (None, "label accuracy of conditional samples"),
@@ -268,7 +272,7 @@ def metrics_table(records: Sequence[dict[str, Any]]) -> str:
         for k, v in final.items()
         if k not in METRICS
         and k != "step"
-        and not k.endswith(("_floor", "_se"))
+        and not k.endswith(("_floor", "_ceiling", "_se"))
         and not k.startswith("share_")
         and isinstance(v, (int, float))
     ]
@@ -281,7 +285,7 @@ def metrics_table(records: Sequence[dict[str, Any]]) -> str:
         rows.append(
             ["digit shares", f"{min(shares.values()):.1%} to {max(shares.values()):.1%}", "", "smallest and largest"]
         )
-    text = html_table(rows, [f"metric at step {final['step']:,}", "value", "floor", "what it is"])
+    text = html_table(rows, [f"metric at step {final['step']:,}", "value", "floor or ceiling", "what it is"])
     best = best_record(list(records))
     if best is not None:
         metric = next(m for m in ("w1_ratio", "fd") if m in best)

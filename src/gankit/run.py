@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit import distributed, doctor
+from gankit import distributed, doctor, plots
 from gankit.checkpoint import load_checkpoint
 from gankit.config import TrainConfig, check_seed
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError, bad_value
-from gankit.evaluation import evaluate_members, make_evaluator
+from gankit.evaluation import EVAL_SEED, evaluate_members, evaluation_draw, make_evaluator, score
 from gankit.figures import FIGURE_SEED, N_POINTS, lab_figure, run_figures, save_figures, save_progress_frame
 from gankit.files import resolve_folder, resolve_path
 from gankit.live import live_view
@@ -56,6 +56,7 @@ from gankit.runfolder import (
     set_global_rng_state,
     write_json,
 )
+from gankit.samplers import SAMPLERS, Draw, draw
 from gankit.statecheck import check_state
 from gankit.tables import Metrics
 from gankit.tensorboard import TensorBoardLog
@@ -525,11 +526,18 @@ class Run:
 
     @follows_policy
     def sample(
-        self, n: int = 1000, *, seed: int = 0, labels: np.ndarray | None = None, z: np.ndarray | None = None
+        self,
+        n: int = 1000,
+        *,
+        seed: int = 0,
+        labels: np.ndarray | None = None,
+        z: np.ndarray | None = None,
+        sampler: str | None = None,
     ) -> np.ndarray:
         """n generated samples in data units: toy points (n, dim), or images (n, 1, 28, 28) in [-1, 1].
 
-        `z` (n, latent_dim) gives your own latent points instead of seeded draws."""
+        `sampler` (None: the run's `config.sampler`) says how they are drawn (gankit.samplers: plain G(z),
+        jacobian, drs); `z` (n, latent_dim) gives your own latent points instead, each mapped by G as it is."""
         check_seed("seed", seed)
         if z is not None:
             shape = np.shape(z)
@@ -537,7 +545,20 @@ class Run:
                 raise bad_value(
                     "z", f"an array of shape {shape}", f"shape (n, latent_dim) = ({n}, {self.config.latent_dim})"
                 )
-        return data_sampler(self.trainer)(n, seed=seed, labels=labels, z=z)
+            return data_sampler(self.trainer)(n, seed=seed, labels=labels, z=z)
+        return self._dataset.to_data_space(self.draw(n, seed=seed, labels=labels, sampler=sampler).samples).numpy()
+
+    @follows_policy
+    def draw(
+        self, n: int = 1000, *, seed: int = 0, labels: np.ndarray | None = None, sampler: str | None = None
+    ) -> Draw:
+        """n samples in model space by `sampler` (None: `config.sampler`), with what the sampler kept and what it
+        cost (`Draw.acceptance`, `Draw.seconds`)."""
+        check_seed("seed", seed)
+        name = self.config.sampler if sampler is None else sampler
+        data = self.training_data() if SAMPLERS[name].needs_data else None
+        label_tensor = torch.as_tensor(labels, dtype=torch.int64) if labels is not None else None
+        return draw(self.trainer, n, sampler=name, seed=seed, labels=label_tensor, data=data)
 
     @follows_policy
     def d_probability(self, points: np.ndarray) -> np.ndarray:
@@ -552,12 +573,19 @@ class Run:
         return dataset
 
     @follows_policy
-    def evaluate(self) -> Metrics:
-        """The run's metrics now, as training logs them (W1 and floor for toy data; FD etc. for images): a dict,
-        shown in a notebook as a table."""
+    def evaluate(self, *, sampler: str | None = None) -> Metrics:
+        """The run's metrics now (W1 and floor for toy data; FD etc. for images) of the samples `sampler` draws
+        (None: `config.sampler`; a sampler other than plain adds its acceptance and seconds): a dict, shown in a
+        notebook as a table. Training logs the metrics of G's own samples, as `sampler="plain"` scores them."""
         dataset = self.training_data() if not self.config.is_image else self._dataset
-        (metrics,) = evaluate_members(self.trainer, [make_evaluator(self.config, dataset)])
-        return Metrics(metrics)
+        evaluator = make_evaluator(self.config, dataset)
+        name = self.config.sampler if sampler is None else sampler
+        if name == "plain":
+            (metrics,) = evaluate_members(self.trainer, [evaluator])
+            return Metrics(metrics)
+        n, labels = evaluation_draw(self.config, [evaluator])
+        drawn = self.draw(n, seed=EVAL_SEED, labels=labels, sampler=name)
+        return Metrics({**score(evaluator, self._dataset.to_data_space(drawn.samples), labels), **drawn.summary(name)})
 
     def metrics_summary(self) -> Metrics:
         """The last logged value of every metric (training statistics and evaluations)."""
@@ -625,9 +653,28 @@ class Run:
             conditional=self.config.conditional,
             n_train=None if dataset is None else len(dataset.train),
         )
+        if dataset is not None and self.config.sampler != "plain":
+            figures["sampler"] = self.sampler_view()
         if save:
             save_figures(figures, self.path / FIGURE_DIR)
         return figures
+
+    def sampler_view(self, sampler: str | None = None, *, n: int = N_POINTS, seed: int = FIGURE_SEED) -> Figure:
+        """What `sampler` (None: `config.sampler`) keeps of G's samples and what it rejects, over fresh real
+        points: toy data only (gankit.plots.sampler_view)."""
+        if self.config.is_image:
+            raise bad_value("sampler_view of", self.config.dataset, "a run of points (images have no such view)")
+        name = self.config.sampler if sampler is None else sampler
+        drawn = self.draw(n, seed=seed, sampler=name)
+        rejected = drawn.rejected if drawn.rejected is not None else drawn.samples[:0]
+        to_data = self._dataset.to_data_space
+        return plots.sampler_view(
+            self.training_data().fresh(n, FIGURE_SEED),
+            to_data(drawn.samples).numpy(),
+            to_data(rejected).numpy(),
+            sampler=name,
+            acceptance=drawn.acceptance,
+        )
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, dataset={self.config.dataset!r}, step={self.step})"

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.config import TrainConfig
+from gankit.config import FREE_FIELDS, TrainConfig
 from gankit.errors import GankitError
 
 # What every checkpoint holds, and of which type: anything else is a forged or foreign file.
@@ -37,7 +37,7 @@ class _Refused(Exception):
 
 def check_state(state: dict[str, Any], path: Path, config: TrainConfig, game: Any = None, k: int = 0) -> None:
     """GankitError (one line) unless `state` is a complete, healthy checkpoint of a run trained with `config` (all
-    fields but `steps` equal) that member `k` of `game` (a Trainer or StackedTrainer built for it) can load."""
+    fields but the FREE_FIELDS equal) that member `k` of `game` (a Trainer or StackedTrainer built for it) can load."""
     where = f"checkpoint {str(path)!r}"
     for name, kind in CHECKPOINT_ENTRIES.items():
         value = state.get(name)
@@ -45,8 +45,9 @@ def check_state(state: dict[str, Any], path: Path, config: TrainConfig, game: An
             found = "missing" if name not in state else f"a {type(value).__name__}"
             raise GankitError(f"{where} has {found} for {name!r}; accepted: a checkpoint written by gankit train")
     ours = config.to_dict()
-    theirs = {key: value for key, value in state["config"].items() if key != "steps"}
-    mismatch = [key for key in sorted(set(ours) | set(theirs)) if key != "steps" and ours.get(key) != theirs.get(key)]
+    theirs = state["config"]
+    keys = sorted((set(ours) | set(theirs)) - set(FREE_FIELDS))
+    mismatch = [key for key in keys if ours.get(key) != theirs.get(key)]
     if mismatch:
         name = mismatch[0]
         raise GankitError(

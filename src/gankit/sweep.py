@@ -57,7 +57,7 @@ from torch import nn
 import gankit.plots as plots
 from gankit import distributed
 from gankit.checkpoint import load_checkpoint
-from gankit.config import TrainConfig
+from gankit.config import FREE_FIELDS, TrainConfig
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError, bad_value
 from gankit.evaluation import make_evaluator
@@ -106,7 +106,7 @@ DEFAULT_SEEDS = 8
 SAMPLE_SEED, N_SAMPLES = 7, 1000  # as a run's own figures draw them
 # Metrics that are not summarised per setting: the floor is a property of the data, the ratio repeats w1.
 # The standard errors are of one GAN's evaluation; a setting's interval is over its seeds.
-NOT_SUMMARISED = ("w1_floor", "w1_ratio", "w1_se", "w1_floor_se", "w1_ratio_se")
+NOT_SUMMARISED = ("w1_floor", "w1_ratio", "w1_se", "w1_floor_se", "w1_ratio_se", "high_quality_ceiling")
 # Memory a GAN of a sweep takes beyond its weights: its config, plan entry, records and row (a generous bound).
 GAN_OVERHEAD = 1 << 16
 NAME_LIMIT = 100  # characters of a member folder's name (file systems take 255 bytes)
@@ -837,7 +837,8 @@ def _check_member(run_dir: Path, config: TrainConfig, sweep_id: str | None) -> N
     owned = is_run_folder(run_dir) and marker(run_dir).get("sweep") == sweep_id
     if sweep_id is None and (run_dir / CONFIG_FILE).is_file():
         try:
-            owned = {**read_config(run_dir).to_dict(), "steps": config.steps} == config.to_dict()
+            saved = read_config(run_dir).to_dict()
+            owned = {**saved, **{name: config.to_dict()[name] for name in FREE_FIELDS}} == config.to_dict()
         except GankitError:
             owned = False
     if not owned:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -430,6 +431,20 @@ class Trainer:
         if self.device.type == "cuda":  # hand the activations' memory back for training or other processes
             torch.cuda.empty_cache()
         return torch.cat(chunks)
+
+    @contextlib.contextmanager
+    def sampled_generator(self) -> Iterator[Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]]:
+        """`g(z, labels)`: the generator that `generate` samples (EMA included), in evaluation mode, float32,
+        with gradients (a sampler differentiates it); z and labels on the trainer's device."""
+        if self._ema_norms and not self._ema_statistics_stand:
+            self._stand_ema_statistics()
+        generator = self.sampler
+        was_training = generator.training
+        generator.eval()
+        try:
+            yield self._sample
+        finally:
+            generator.train(was_training)
 
     @torch.no_grad()
     def d_probability(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -10,7 +10,8 @@ costs, with half its spread.
 
 The mode-collapse benchmarks (ring, grid) follow PacGAN (Lin et al. 2018, Table 1): 2,500 samples,
 a sample is high quality within 3 sigma of its nearest mode, a mode is covered when a high-quality
-sample is nearest to it, and the reverse KL is KL(modes of the high-quality samples || uniform).
+sample is nearest to it, and the reverse KL is KL(modes of the high-quality samples || uniform). Beside them,
+why samples miss (`mode_shape`: tails, bridges, each mode's spread) and the share the data itself scores.
 2-D data also gets GAN Lab's divergences between histograms on a 30 x 30 grid (`histogram_divergences`).
 """
 
@@ -32,6 +33,7 @@ FLOOR_DRAWS = 30  # independent real pairs for the floor, drawn once per data se
 MMD_DRAWS = 2  # MMD between the first two generated pieces and the first two real draws: 1,000 points each
 MODE_EVAL_SIZE = 2500  # generated points for mode coverage (PacGAN's protocol)
 HIGH_QUALITY_SIGMAS = 3.0
+BRIDGE_SIGMAS = 6.0  # beyond this from every mode a sample lies between modes, not in a wide mode's tail
 HISTOGRAM_BINS = 30  # GAN Lab's grid, per axis
 HISTOGRAM_REAL = 20_000  # real points behind the reference histogram, drawn once per evaluator
 HISTOGRAM_SMOOTHING = 1e-4  # added to every cell's probability, as GAN Lab does, so that empty cells stay finite
@@ -106,6 +108,38 @@ def mode_counts(samples: np.ndarray, means: np.ndarray, sigma: float) -> tuple[n
     nearest = distances.argmin(1)
     good = distances[np.arange(len(samples)), nearest] <= HIGH_QUALITY_SIGMAS * sigma
     return np.bincount(nearest[good], minlength=len(means)), float(good.mean())
+
+
+def high_quality_ceiling(dim: int) -> float:
+    """The share of the data's own samples that are high quality: P(||x - mu|| <= 3 sigma) for x ~ N(mu, sigma^2 I)
+    in `dim` dimensions (a chi-square CDF; 1 - e^(-4.5) in 2-D). No G can score above it without narrowing the modes."""
+    from scipy.stats import chi2
+
+    return float(chi2.cdf(HIGH_QUALITY_SIGMAS**2, dim))
+
+
+def mode_shape(samples: np.ndarray, means: np.ndarray, sigma: float) -> dict[str, float | list[float | None]]:
+    """Why samples miss the 3-sigma rings: the share between 3 and 6 sigma of their nearest mode (`tails`: modes too
+    wide), the share beyond 6 sigma of every mode (`bridges`: mass between the modes), and each mode's spread
+    sigma_G / sigma (`mode_spreads`, None for a mode with fewer than 2 samples within 6 sigma; `spread_ratio`
+    their median). sigma_G is the root mean square distance to the mode per coordinate of the samples within 6
+    sigma: about 1 for the data itself."""
+    samples, means = samples.astype(np.float64), means.astype(np.float64)
+    distances = cdist(samples, means)
+    nearest = distances.argmin(1)
+    closest = distances[np.arange(len(samples)), nearest] / sigma
+    near = closest <= BRIDGE_SIGMAS
+    spreads: list[float | None] = []
+    for mode in range(len(means)):
+        own = closest[near & (nearest == mode)]
+        spreads.append(float(np.sqrt((own**2).mean() / samples.shape[1])) if len(own) >= 2 else None)
+    measured = [value for value in spreads if value is not None]
+    return {
+        "tails": float(((closest > HIGH_QUALITY_SIGMAS) & near).mean()),
+        "bridges": float((~near).mean()),
+        "spread_ratio": float(np.median(measured)) if measured else math.nan,
+        "mode_spreads": spreads,
+    }
 
 
 def mode_coverage(samples: np.ndarray, means: np.ndarray, sigma: float) -> tuple[int, float]:
@@ -225,8 +259,15 @@ class ToyEvaluator:
         if self.unit_circle:
             result["radial_error"] = mean_radial_error(generated)
         if self.mode_centres is not None:
-            counts, quality = mode_counts(generated[:MODE_EVAL_SIZE], self.mode_centres, self.mode_sigma)
-            result.update(modes=int((counts > 0).sum()), high_quality=quality, reverse_kl=reverse_kl(counts))
+            points = generated[:MODE_EVAL_SIZE]
+            counts, quality = mode_counts(points, self.mode_centres, self.mode_sigma)
+            result.update(
+                modes=int((counts > 0).sum()),
+                high_quality=quality,
+                high_quality_ceiling=high_quality_ceiling(points.shape[1]),
+                reverse_kl=reverse_kl(counts),
+                **mode_shape(points, self.mode_centres, self.mode_sigma),
+            )
         if self.histogram is not None:
             kl, js = histogram_divergences(self.histogram.reference, self.histogram.probabilities(generated))
             result.update(hist_kl=kl, hist_js=js)
