@@ -3,6 +3,7 @@
     python -m benchmarks.mode_collapse                      # every row on both data sets, 10 seeds each
     python -m benchmarks.mode_collapse --datasets ring --rows preset,hinge+sn
     python -m benchmarks.mode_collapse --quick              # 2 seeds, 100 steps: a smoke run
+    python -m benchmarks.mode_collapse --rows preset,preset+jacobian,preset+drs   # the samplers' rows
 
 Each row is one sweep of 10 seeds trained as one stack, exactly what `gankit sweep` runs:
 
@@ -13,7 +14,12 @@ high quality within 3 sigma of its nearest mode; a mode is covered when a high-q
 nearest to it; the reverse KL is KL(modes of the high-quality samples || uniform). Every row but the
 loss, its penalties and D's normalisation trains with the preset's settings (`gankit.config.PRESETS`).
 The table gives mean ± standard error over the seeds, the seeds that covered every mode, and the
-seconds the stack of 10 took to train (evaluation excluded), beside the published rows.
+seconds the stack of 10 took to train (evaluation excluded), beside the published rows. Why samples miss
+(tails: 3 to 6 sigma from their mode; bridges: beyond 6 sigma of every mode) is printed below the table.
+
+A row `<row> + <sampler>` (e.g. `preset + jacobian`) trains the row's stack, keeps its runs, and evaluates
+each GAN's samples as that sampler draws them (`gankit.Run(path).evaluate(sampler=...)`, gankit.samplers);
+its seconds add the sampling of every GAN (2,500 samples each) to the training.
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ ROWS = {
     **LOSS_ROWS,
     **{f"{name} + SN": {**row, "d_norm": "spectral"} for name, row in LOSS_ROWS.items() if name != "WGAN-GP"},
 }
+# Training-time remedies, rows of their own on the preset's loss: a disconnected latent (gankit.latent) of as many
+# components as the data set has modes, as a user who knows their data's modes would set it.
+REMEDY_ROWS = {"mixture latent": dict(latent="mixture")}
 # Published rows: (modes, high-quality %, reverse KL), as printed (± as in the papers; VEEGAN gives no KL).
 PUBLISHED = {
     "ring": [
@@ -69,22 +78,33 @@ def preset_name(dataset: str) -> str:
     return f"mode-collapse-{dataset}"
 
 
-def row_config(dataset: str, row: dict | None, **overrides) -> gankit.TrainConfig:
-    """The preset of `dataset` with a row's loss, penalties and normalisation (None: the preset's own)."""
+def row_config(dataset: str, name: str, **overrides) -> gankit.TrainConfig:
+    """The preset of `dataset` with row `name`'s loss, penalties and normalisation ("preset": the preset's own;
+    a remedy row: the preset with the remedy)."""
     values = dict(PRESETS[preset_name(dataset)])
-    if row is not None:
-        values = {k: v for k, v in values.items() if k not in ROW_FIELDS} | row
+    if name in REMEDY_ROWS:
+        values |= REMEDY_ROWS[name] | {"latent_modes": len(_means(dataset))}
+    elif name != "preset":
+        values = {k: v for k, v in values.items() if k not in ROW_FIELDS} | ROWS[name]
     return gankit.TrainConfig(**{**values, **overrides})
 
 
-METRICS = ("modes", "high_quality", "reverse_kl")
+METRICS = ("modes", "high_quality", "reverse_kl", "tails", "bridges")
+SAMPLERS = ("jacobian", "drs")  # sampling-time remedies, a row each after a `+`
 
 
-def measure(config: gankit.TrainConfig, seeds: int, out: Path) -> dict:
-    """One row: a sweep of `seeds` GANs (one stack), evaluated once at its end."""
+def measure(config: gankit.TrainConfig, seeds: int, out: Path, sampler: str | None = None) -> dict:
+    """One row: a sweep of `seeds` GANs (one stack), evaluated once at its end (with `sampler`: each GAN's
+    run evaluated as the sampler draws, its seconds added)."""
     started = time.perf_counter()
-    result = gankit.sweep(config, {}, seeds=seeds, out=out, force=True, progress=False, save_runs=False, figures=False)
+    result = gankit.sweep(
+        config, {}, seeds=seeds, out=out, force=True, progress=False, save_runs=sampler is not None, figures=False
+    )
     rows = result.rows
+    sampling = 0.0
+    if sampler is not None:
+        rows = [gankit.Run(out / row["run"]).evaluate(sampler=sampler) | {"seconds": row["seconds"]} for row in rows]
+        sampling = sum(row["sampling_seconds"] for row in rows)
     values = {key: np.array([r.get(key, math.nan) for r in rows], dtype=float) for key in METRICS}
     # A GAN with no high-quality sample has no reverse KL (NaN): the mean is over the others, their count shown.
     finite = {key: v[np.isfinite(v)] for key, v in values.items()}
@@ -93,7 +113,8 @@ def measure(config: gankit.TrainConfig, seeds: int, out: Path) -> dict:
         "reverse_kl_n": len(finite["reverse_kl"]),
         "all_modes": int(sum(r.get("modes") == len(_means(config.dataset)) for r in rows)),
         "n": len(rows),
-        "train_seconds": round(sum(r["seconds"] for r in rows), 1),  # a row's seconds are the stack's, per GAN
+        "train_seconds": round(sum(r["seconds"] for r in rows) + sampling, 1),  # the stack's, per GAN; sampling
+        "acceptance": float(np.median([r.get("acceptance", 1.0) for r in rows])),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -118,7 +139,7 @@ def table(dataset: str, results: dict[str, dict]) -> str:
     lines = [
         f"{dataset} ({len(_means(dataset))} modes)",
         "",
-        "| row | modes | high quality % | reverse KL | seeds with every mode | training s (10 GANs) |",
+        "| row | modes | high quality % | reverse KL | seeds with every mode | seconds (10 GANs) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
@@ -128,24 +149,37 @@ def table(dataset: str, results: dict[str, dict]) -> str:
         )
     for name, modes, quality, kl in PUBLISHED[dataset]:
         lines.append(f"| {name} | {modes} | {quality} | {kl} | - | - |")
+    lines += ["", "| row | tails % | bridges % | samples kept (median) |", "| --- | --- | --- | --- |"]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {_cell(r['tails'], 1, 100)} | {_cell(r['bridges'], 1, 100)} | {r['acceptance']:.1%} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="ring,grid")
-    parser.add_argument("--rows", default=",".join(ROWS), help="any of preset, " + ", ".join(ROWS))
+    parser.add_argument("--rows", default=",".join(ROWS), help="any of preset, " + ", ".join([*ROWS, *REMEDY_ROWS]))
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--steps", type=int, help="override the preset's steps")
+    parser.add_argument("--latent-dim", type=int, help="override the preset's latent_dim")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 100 steps")
     parser.add_argument("--out", default="runs/mode-collapse", help="the sweep folders")
     args = parser.parse_args(argv)
     seeds, steps = (2, 100) if args.quick else (args.seeds, args.steps)
-    spelled = {name.replace(" ", "").lower(): name for name in ["preset", *ROWS]}  # "hinge+sn" is "hinge + SN"
+    # "hinge+sn" is "hinge + SN"; any row may end in "+ <sampler>"
+    spelled = {name.replace(" ", "").lower(): name for name in ["preset", *ROWS, *REMEDY_ROWS]}
+    spelled |= {
+        f"{key}+{sampler}": f"{name} + {sampler}" for key, name in list(spelled.items()) for sampler in SAMPLERS
+    }
     asked = [n.replace(" ", "").lower() for n in args.rows.split(",")]
     unknown = [n for n in asked if n not in spelled]
     if unknown:
-        parser.error(f"--rows: unknown {', '.join(unknown)}; accepted: preset, {', '.join(ROWS)}")
+        parser.error(
+            f"--rows: unknown {', '.join(unknown)}; accepted: preset, {', '.join([*ROWS, *REMEDY_ROWS])}, each with + "
+            f"{' or + '.join(SAMPLERS)}"
+        )
     names = [spelled[n] for n in asked]
     load = os.getloadavg()[0]
     print(f"load average at start: {load:.2f}", flush=True)
@@ -153,9 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for name in names:
             overrides = {"steps": steps, "eval_every": steps} if steps else {}
-            config = row_config(dataset, None if name == "preset" else ROWS[name], **overrides)
-            label = f"gankit preset ({preset_name(dataset)})" if name == "preset" else name
-            results[label] = measure(config, seeds, Path(args.out) / dataset / name.replace(" ", ""))
+            overrides |= {"latent_dim": args.latent_dim} if args.latent_dim else {}
+            row, _, sampler = name.rpartition(" + ") if name.rsplit(" + ", 1)[-1] in SAMPLERS else (name, "", "")
+            config = row_config(dataset, row, **overrides)
+            label = f"gankit preset ({preset_name(dataset)})" if row == "preset" else row
+            label += f" + {sampler}" if sampler else ""
+            out = Path(args.out) / dataset / name.replace(" ", "")
+            results[label] = measure(config, seeds, out, sampler or None)
             print(f"{dataset} {label}: {results[label]}", flush=True)
         print("\n" + table(dataset, results) + "\n", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.2f}", flush=True)

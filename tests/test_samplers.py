@@ -152,3 +152,32 @@ def test_bridges_and_wide_modes_are_told_apart():
     # 3 to 6 sigma is 2 to 4 sigma_G: e^-2 - e^-8 of the wide modes' samples
     assert shape["spread_ratio"] == pytest.approx(1.5, rel=0.02)
     assert shape["tails"] == pytest.approx((math.exp(-2) - math.exp(-8)) * 20_000 / 21_000, abs=0.01)
+
+
+def test_the_command_line_samples_and_evaluates_through_a_sampler(ring_run, tmp_path, capsys, monkeypatch):
+    from gankit.cli import main
+
+    monkeypatch.setattr(samplers, "REJECTION_PILOT", 2500)
+    out = tmp_path / "kept.npz"
+    assert main(["sample", str(ring_run.path), "--n", "50", "--sampler", "jacobian", "--out", str(out)]) == 0
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["samples"], ring_run.sample(50, sampler="jacobian"))
+    assert main(["eval", str(ring_run.path), "--sampler", "jacobian", "--json"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert '"sampler": "jacobian"' in printed and '"acceptance"' in printed
+    assert main(["eval", str(ring_run.path), "--sampler", "nope"]) == 2
+
+
+def test_a_run_sampled_by_its_sampler_shows_it_on_its_page_and_in_its_figures(ring_run, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    monkeypatch.setattr(samplers, "REJECTION_PILOT", 2500)
+    folder = tmp_path / "run"
+    shutil.copytree(ring_run.path, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "sampler": "jacobian"}))  # its checkpoints stay its own
+    run = gankit.Run(folder)
+    assert "sampler" in run.plot(save=False)
+    page = gankit.write_report(folder).read_text()
+    assert "Sampled by <code>sampler=&#x27;jacobian&#x27;</code>" in page and "of G's samples kept" in page

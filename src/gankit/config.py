@@ -15,6 +15,7 @@ from typing import Any
 from gankit.data import DATASETS, is_point_file
 from gankit.errors import GankitError, bad_value
 from gankit.files import read_json
+from gankit.latent import LATENTS
 from gankit.losses import LOSSES, Loss
 from gankit.models import MODELS
 from gankit.models.normalization import D_NORMS
@@ -45,7 +46,7 @@ EVAL_SHARE = 0.1  # the default eval_share
 FREE_FIELDS = ("steps", "sampler")
 PRECISIONS = ("auto", "fp32", "bf16")
 # Fields whose value is a registered name: the registry validates them and the CLI lists its names.
-REGISTERED = {"dataset": DATASETS, "model": MODELS, "loss": LOSSES, "sampler": SAMPLERS}
+REGISTERED = {"dataset": DATASETS, "model": MODELS, "loss": LOSSES, "latent": LATENTS, "sampler": SAMPLERS}
 
 
 @dataclass
@@ -63,7 +64,9 @@ class TrainConfig:
     # --- model ---
     model: str = "mlp"  # the networks (dcgan needs image data; custom: your own G and D)
     conditional: bool = False  # feed one-hot labels to G and D (image datasets)
-    latent_dim: int = 10  # size of z ~ N(0, I)
+    latent_dim: int = 10  # size of z
+    latent: str = "gaussian"  # z's prior: gaussian N(0, I), or mixture of latent_modes Gaussians (gankit.latent)
+    latent_modes: int = 10  # components of the mixture latent (latent="mixture"; its gaps are gaps in z)
     # None: the model's defaults (gankit.models.MODELS), one pair for toy data and one for images
     g_hidden: tuple[int, ...] | None = None  # G's hidden widths (dcgan: its fully connected layers); None: the model's
     d_hidden: tuple[int, ...] | None = None  # D's hidden widths (dcgan: its fully connected layers); None: the model's
@@ -232,6 +235,7 @@ class TrainConfig:
         MODELS.check(self.model)
         LOSSES.check(self.loss)
         SAMPLERS.check(self.sampler)
+        LATENTS.check(self.latent)
         for name, accepted in (("device", DEVICES), ("precision", PRECISIONS), ("d_norm", D_NORMS)):
             if getattr(self, name) not in accepted:
                 raise bad_value(name, getattr(self, name), accepted)
@@ -278,6 +282,7 @@ class TrainConfig:
             )
         positive_ints = [
             "latent_dim",
+            "latent_modes",
             "steps",
             "batch_size",
             "d_steps",
@@ -362,16 +367,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     # DCGAN with its default fully connected layers of 512 in G and D (see models/dcgan.py), lr 5e-4.
     "mnist-dcgan": dict(dataset="mnist", model="dcgan", latent_dim=64, lr_g=5e-4, lr_d=5e-4, steps=7000),
     # The mode-collapse benchmarks (python -m benchmarks.mode_collapse): the non-saturating loss with R1 and Adam
-    # (0, 0.99) came out best on both (docs/benchmarks.md, mode collapse; least squares with R1 second).
+    # (0, 0.99) came out best on both (docs/benchmarks.md, mode collapse; least squares with R1 second); a z of the
+    # data's own 2 dimensions keeps the modes as narrow as the data's, and the jacobian sampler drops what G
+    # carries between them.
     **{
         f"mode-collapse-{dataset}": dict(
             dataset=dataset,
+            latent_dim=2,
             g_hidden=(64, 64),
             d_hidden=(64, 64),
             batch_size=256,
             r1_gamma=0.1,
             steps=steps,
             eval_every=steps,
+            sampler="jacobian",
         )
         for dataset, steps in (("ring", 6000), ("grid", 8000))
     },

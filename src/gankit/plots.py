@@ -298,13 +298,23 @@ def sampler_view(
     mass across the gaps between modes ("no GAN's land"), the rejected points mark the gaps."""
     real = _points("real", real)
     kept, rejected = _points("kept", kept, real.shape[1]), _points("rejected", rejected, real.shape[1])
+    if 0 < acceptance < 1:  # as many rejected proposals as came with the kept ones
+        rejected = rejected[: round(len(kept) * (1 - acceptance) / acceptance)]
     lo, hi = _bounds(real, kept, rejected)
     lo, hi = lo[:2], hi[:2]
     fig = _point_figure(lo, hi, 2, 1)
     (ax,) = _point_axes(fig, 1, 2)
-    _scatter(ax, real, color=REAL_COLOUR, alpha=0.25, label=f"real (n = {len(real):,})")
+    _scatter(ax, real, color=REAL_COLOUR, alpha=0.35, label=f"real (n = {len(real):,})")
     _scatter(ax, kept, color=FAKE_COLOUR, label=f"kept (n = {len(kept):,})")
-    _scatter(ax, rejected, color=SAYS_FAKE_COLOUR, marker="x", linewidths=0.8, alpha=0.9, label="rejected")
+    _scatter(
+        ax,
+        rejected,
+        color=SAYS_FAKE_COLOUR,
+        marker="x",
+        s=12,
+        linewidths=0.8,
+        label=f"rejected (n = {len(rejected):,})",
+    )
     _frame(ax, lo, hi)
     _legend_below(ax, ncol=3, markerscale=2.0)
     ax.set_title(title or f"sampler={sampler!r}: {acceptance:.1%} of G's samples kept")

@@ -327,10 +327,24 @@ def run_section(
         ]
     title = heading or f"{Path(config.dataset).stem}: {run_dir}"
     config_rows = [[k, json.dumps(v)] for k, v in config.to_dict().items()]
+    sampled = _sampled(_read_back(run_dir, {"models": models, **networks})) if config.sampler != "plain" else ""
     return (
-        f"<h{level}>{html.escape(title)}</h{level}>{viewer(views, records)}{metrics_table(records)}"
+        f"<h{level}>{html.escape(title)}</h{level}>{viewer(views, records)}{metrics_table(records)}{sampled}"
         f"<details><summary>config</summary>{html_table(config_rows, ['field', 'value'])}</details>"
     )
+
+
+def _sampled(run: Run) -> str:
+    """The run as its sampler draws it: the metrics of those samples and, for points, what the sampler drops."""
+    with policy_threads(run.config):
+        metrics = run.evaluate()
+        figure = figure_html(run.sampler_view(), "what the sampler keeps and drops") if not run.config.is_image else ""
+    text = (
+        f"<p>Sampled by <code>sampler={html.escape(repr(run.config.sampler))}</code> (gankit.samplers): "
+        f"{_numbers_text(metrics)}; "
+        f"{metrics['acceptance']:.1%} of G's samples kept, {metrics['sampling_seconds']:.1f} s.</p>"
+    )
+    return text + figure
 
 
 def page(title: str, sections: Sequence[str], *, intro: str = "") -> str:

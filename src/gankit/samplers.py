@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from gankit.data import Dataset
 from gankit.errors import GankitError
+from gankit.latent import draw_latent
 from gankit.registry import Registry
 
 REJECTION_BATCH = 2500  # proposals scored at once
@@ -197,7 +198,7 @@ def refit_discriminator(trainer: Any, data: Dataset, *, steps: int | None = None
             index = torch.randint(len(data.train), (batch,), generator=rng)
             real = data.train[index].to(trainer.device)
             labels = data.labels[index].to(trainer.device) if trainer.n_classes else None
-            z = torch.randn(batch, trainer.config.latent_dim, generator=rng)
+            z = draw_latent(trainer.config, batch, rng)
             fake = trainer.generate(batch, seed=0, labels=labels, z=z).to(trainer.device)
             loss = F.softplus(-trainer.logits(real, labels)).mean() + F.softplus(trainer.logits(fake, labels)).mean()
             optimiser.zero_grad(set_to_none=True)
@@ -215,11 +216,10 @@ def _drs(trainer: Any, n: int, *, seed: int, labels: torch.Tensor | None, data: 
         raise GankitError("sampler='drs' needs the run's training data; accepted: draw(..., data=<the Dataset>)")
     started = time.perf_counter()
     rng = torch.Generator().manual_seed(seed)
-    latent = trainer.config.latent_dim
 
     @torch.no_grad()
     def propose(count: int, wanted: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        x = trainer.generate(count, seed=0, labels=wanted, z=torch.randn(count, latent, generator=rng))
+        x = trainer.generate(count, seed=0, labels=wanted, z=draw_latent(trainer.config, count, rng))
         device = trainer.device
         return x, trainer.logits(x.to(device), None if wanted is None else wanted.to(device)).float().cpu()
 
@@ -250,11 +250,11 @@ def jacobian_norms(
 def _jacobian(trainer: Any, n: int, *, seed: int, labels: torch.Tensor | None, data: Dataset | None) -> Draw:
     started = time.perf_counter()
     rng = torch.Generator().manual_seed(seed)
-    latent, device = trainer.config.latent_dim, trainer.device
+    device = trainer.device
     with trainer.sampled_generator() as generator:
 
         def propose(count: int, wanted: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-            z = torch.randn(count, latent, generator=rng).to(device)
+            z = draw_latent(trainer.config, count, rng, device)
             x, norms = jacobian_norms(generator, z, None if wanted is None else wanted.to(device), rng)
             return x.float().cpu(), norms
 

@@ -45,6 +45,7 @@ from torch.nn.utils import parametrize
 from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError
+from gankit.latent import draw_latent
 from gankit.losses import DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.models import MLPDiscriminator, MLPGenerator, build_models
 from gankit.models.normalization import (
@@ -452,8 +453,9 @@ class StackedTrainer:
         return self.data.view(-1, dim).index_select(0, rows).view(self.K, size, dim)
 
     def _noise(self, size: int) -> torch.Tensor:
-        dim, device = self.config.latent_dim, self.device
-        return torch.stack([torch.randn(size, dim, generator=rng, device=device) for rng in self.rngs])
+        return torch.stack(
+            [draw_latent(config, size, rng, self.device) for config, rng in zip(self.configs, self.rngs)]
+        )
 
     def _uniform(self) -> torch.Tensor:
         """(K, batch) U[0, 1) weights, each member's from its own generator, as `Trainer._uniform` draws them;
@@ -540,7 +542,7 @@ class StackedTrainer:
         chunks = []
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
-            z = torch.randn(size, self.config.latent_dim, generator=rng).to(self.device)
+            z = draw_latent(self.config, size, rng).to(self.device)
             chunks.append(self.G(self.g_ema, z.expand(self.K, *z.shape)).cpu())
         return torch.cat(chunks, 1)
 

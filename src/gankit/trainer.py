@@ -27,6 +27,7 @@ from gankit import distributed
 from gankit.config import TrainConfig
 from gankit.data import Dataset
 from gankit.errors import GankitError, bad_value
+from gankit.latent import draw_latent
 from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.models import build_models
 from gankit.models.normalization import normalise_discriminator
@@ -210,7 +211,7 @@ class Trainer:
         return self.data[index], (self.labels[index] if self.n_classes else None)
 
     def _noise(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(size, self.config.latent_dim, generator=self.rng, device=self.device)[self._part]
+        z = draw_latent(self.config, size, self.rng, self.device)[self._part]
         if not self.n_classes:
             return z, None
         return z, torch.randint(self.n_classes, (size,), generator=self.rng, device=self.device)[self._part]
@@ -371,7 +372,7 @@ class Trainer:
         size, was_training = self.config.batch_size, self.G_ema.training
         self.G_ema.train()
         for _ in range(STANDING_BATCHES):
-            z = torch.randn(size, self.config.latent_dim, generator=rng, device=self.device)
+            z = draw_latent(self.config, size, rng, self.device)
             labels = torch.randint(max(self.n_classes, 1), (size,), generator=rng, device=self.device)
             self._sample(z, labels if self.n_classes else None)
         self.G_ema.train(was_training)
@@ -412,9 +413,9 @@ class Trainer:
         chunks = []
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
-            z_chunk = (
-                z[start : start + size] if z is not None else torch.randn(size, self.config.latent_dim, generator=rng)
-            ).to(self.device)
+            z_chunk = (z[start : start + size] if z is not None else draw_latent(self.config, size, rng)).to(
+                self.device
+            )
             chunk_labels = None
             if self.n_classes:
                 chunk_labels = (
