@@ -70,7 +70,9 @@ def toy_figures(work: Path) -> None:
 
     for dataset in ("ring", "grid"):
         run = gankit.train(gankit.preset(f"mode-collapse-{dataset}"), out=work / dataset, **quiet)
-        save_figure(run.plot(save=False)["real_vs_generated"], f"mode_collapse_{dataset}")
+        figures = run.plot(save=False)  # sampled as the preset samples: through its sampler
+        save_figure(figures["real_vs_generated"], f"mode_collapse_{dataset}")
+        save_figure(figures["sampler"], f"mode_collapse_{dataset}_sampler")
 
     sweep = gankit.sweep(
         gankit.TrainConfig(dataset="swiss_roll", steps=1500),

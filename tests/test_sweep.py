@@ -52,6 +52,7 @@ def _assert_same_state(member: dict, alone: dict) -> None:
         dict(),  # batch 100 = the circle's 100 points: a new permutation every step
         dict(dataset="moons", n_samples=150, batch_size=64, d_steps=2, loss="hinge", latent_dim=2),
         dict(n_samples=40, batch_size=50, loss="least_squares"),  # batch > data: drawn with replacement
+        dict(latent="mixture", latent_modes=4),  # each member draws its z from the mixture with its own generator
     ],
 )
 def test_each_member_of_a_stack_matches_the_trainer_alone(shared):

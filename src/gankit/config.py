@@ -23,21 +23,23 @@ from gankit.penalties import PENALTIES
 from gankit.samplers import SAMPLERS
 
 DEVICES = ("cpu", "cuda", "auto")
-# Adam's learning rate (G's and D's) and betas by default. Toy data: (0, 0.99), as StyleGAN2 and R3GAN train, reach
-# 2x the floor sooner than (0.5, 0.999). A saturating G loss (the lab sheet's minimax game) on toy data collapses
-# at that pace: once D overtakes G, G's vanishing gradient cannot bring it back; it gets its own, measured on the
-# lab's networks (docs: Benchmarks, benchmarks.student_toys). Images: the DCGAN choice.
-ADAM_DEFAULTS = {
-    ("toy", False): {"lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0, "beta2": 0.99},
-    ("toy", True): {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999},
-    ("image", False): {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
-    ("image", True): {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+# The batch, Adam's learning rates (G's and D's) and betas by default. Toy data: (0, 0.99), as StyleGAN2 and R3GAN
+# train, reach 2x the floor sooner than (0.5, 0.999). A saturating G loss (the lab sheet's minimax game) on toy data
+# collapses at that pace: once D overtakes G, G's vanishing gradient cannot bring it back; it gets its own, measured on
+# the lab's networks (docs: Benchmarks, benchmarks.student_toys). Images: the DCGAN choice; a saturating G loss (the
+# sheet's conditional GAN) learns no label in minutes at it, and does with the mnist-cgan preset's batch, rates and
+# betas (benchmarks.student_mnist): Adam's second moment (beta2 0.99) follows its shrinking gradients sooner.
+TRAINING_DEFAULTS = {
+    ("toy", False): {"batch_size": 128, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0, "beta2": 0.99},
+    ("toy", True): {"batch_size": 128, "lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999},
+    ("image", False): {"batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    ("image", True): {"batch_size": 256, "lr_g": 5e-4, "lr_d": 5e-4, "beta1": 0.0, "beta2": 0.99},
 }
 
 
-def adam_defaults(*, image: bool, saturating: bool) -> dict[str, float]:
-    """lr_g, lr_d, beta1 and beta2 for fields left at None (see ADAM_DEFAULTS)."""
-    return ADAM_DEFAULTS["image" if image else "toy", saturating]
+def training_defaults(*, image: bool, saturating: bool) -> dict[str, Any]:
+    """batch_size, lr_g, lr_d, beta1 and beta2 for fields left at None (see TRAINING_DEFAULTS)."""
+    return TRAINING_DEFAULTS["image" if image else "toy", saturating]
 
 
 EVAL_SHARE = 0.1  # the default eval_share
@@ -75,14 +77,14 @@ class TrainConfig:
     steps: int = 5000  # generator updates
     max_seconds: float | None = None  # also stop (evaluated and checkpointed) after this much training; None: no limit
     # toy data: with the toy networks and Adam betas, the batch that reaches a W1 ratio soonest (docs/benchmarks.md)
-    batch_size: int | None = None  # samples per batch; None: 128 toy, 64 MNIST
+    batch_size: int | None = None  # samples per batch; None: 128 toy, 64 MNIST (MNIST, saturating G loss: 256)
     # toy: chosen by the steps to a given W1 ratio over seeds; a lower rate needs more, a higher one drifts after
-    lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy, 2e-4 MNIST (toy, saturating G loss: 1e-3)
+    lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy, 2e-4 MNIST (saturating G loss: 1e-3, 5e-4)
     lr_d: float | None = None  # Adam learning rate of D; None: lr_g's default
     # Toy: (0, 0.99), as StyleGAN2 and R3GAN train: the toy sets reach a given W1 ratio sooner (docs/benchmarks.md);
-    # a saturating G loss has its own (ADAM_DEFAULTS)
-    beta1: float | None = None  # Adam beta1; None: 0 toy, 0.5 MNIST (toy, saturating G loss: 0.5)
-    beta2: float | None = None  # Adam beta2; None: 0.99 toy, 0.999 MNIST (toy, saturating G loss: 0.999)
+    # a saturating G loss has its own (TRAINING_DEFAULTS)
+    beta1: float | None = None  # Adam beta1; None: 0 toy, 0.5 MNIST (saturating G loss: 0.5 toy, 0 MNIST)
+    beta2: float | None = None  # Adam beta2; None: 0.99 toy, 0.999 MNIST (saturating G loss: 0.999 toy, 0.99 MNIST)
     d_steps: int = 1  # D updates per G update
     ema: float = 0.999  # decay of the moving average of G's weights that is sampled; 0 samples G itself
     # Training's evaluations score G's own samples; sampling and evaluating the trained run use the sampler.
@@ -176,18 +178,19 @@ class TrainConfig:
         return TrainConfig.from_dict({**self.given(), **changes})
 
     def for_loss(self, loss: Loss) -> TrainConfig:
-        """This config as it trains `loss` (the user's own, which the config calls `custom`): with Adam's defaults
-        for a saturating G loss where lr_g, lr_d, beta1 and beta2 were left to their defaults."""
+        """This config as it trains `loss` (the user's own, which the config calls `custom`): with the defaults
+        for a saturating G loss where the batch, lr_g, lr_d, beta1 and beta2 were left to their defaults."""
         if not loss.saturates():
             return self
-        defaults = adam_defaults(image=self.is_image, saturating=True)
+        defaults = training_defaults(image=self.is_image, saturating=True)
         return self.replace(**{name: value for name, value in defaults.items() if name not in self._given})
 
     def saturating_note(self, loss: Loss) -> str | None:
-        """The line that says Adam's defaults for a saturating G loss are what `loss` trains with, or None."""
-        defaults = adam_defaults(image=self.is_image, saturating=True)
-        left = [name for name in defaults if name not in self._given]
-        if not left or not loss.saturates() or defaults == adam_defaults(image=self.is_image, saturating=False):
+        """The line that says the defaults for a saturating G loss are what `loss` trains with, or None."""
+        defaults = training_defaults(image=self.is_image, saturating=True)
+        usual = training_defaults(image=self.is_image, saturating=False)
+        left = [name for name in defaults if name not in self._given and defaults[name] != usual[name]]
+        if not left or not loss.saturates():
             return None
         chosen = ", ".join(f"{name}={defaults[name]:g}" for name in left)
         return (
@@ -251,10 +254,8 @@ class TrainConfig:
             self.d_hidden = d_hidden
         if self.n_samples is None and self.dataset in DATASETS:
             self.n_samples = DATASETS[self.dataset].train_size
-        if self.batch_size is None:
-            self.batch_size = 64 if image else 128
         saturating = self.loss in LOSSES and LOSSES[self.loss].saturates()
-        for name, value in adam_defaults(image=image, saturating=saturating).items():
+        for name, value in training_defaults(image=image, saturating=saturating).items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
         if self.eval_every is None:

@@ -5,8 +5,8 @@
   idea of DeLiGAN, Gurumurthy et al., CVPR 2017, with the centres fixed rather than learned). A G continuous in a
   Gaussian z must carry mass across the gaps between the modes it covers; with gaps in z itself, G can put each
   component on a mode and never sample the space between. The centres are a farthest-point choice among
-  draws of N(0, I) (the same for every run of a given K and dimension), and s a sixth of the closest two
-  centres' distance, so that the components' 3-sigma balls do not touch.
+  draws of N(0, I) (the same for every run of a given K and dimension), and s such that the balls holding
+  99.9% of each component (radius `component_radius(dim)` * s) do not touch.
 
 Every z that training, evaluation, sampling and the views draw comes from `draw_latent`.
 """
@@ -23,13 +23,20 @@ from gankit.registry import Registry
 
 CENTRE_SEED = 1_000_033  # the mixture's centres: a function of (K, dim) only
 CENTRE_POOL = 64  # candidate centres per centre, farthest-point chosen
-SEPARATION = 6.0  # the closest two centres are this many component sigmas apart
+INNER_SHARE = 0.999  # of each component's draws inside its ball: the balls of the closest two centres touch
 
 Prior = Callable[[Any, int, torch.Generator, torch.device | str], torch.Tensor]
 
 
 def _gaussian(config: Any, size: int, generator: torch.Generator, device: torch.device | str) -> torch.Tensor:
     return torch.randn(size, config.latent_dim, generator=generator, device=device)
+
+
+def component_radius(dim: int) -> float:
+    """The radius, in component sigmas, of the ball holding INNER_SHARE of a dim-dimensional Gaussian."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(INNER_SHARE, dim)) ** 0.5
 
 
 @functools.cache
@@ -44,7 +51,7 @@ def mixture_centres(modes: int, dim: int) -> tuple[torch.Tensor, float]:
     centres = pool[chosen]
     if modes == 1:
         return centres, 1.0
-    return centres, float(torch.pdist(centres).min()) / SEPARATION
+    return centres, float(torch.pdist(centres).min()) / (2 * component_radius(dim))
 
 
 def _mixture(config: Any, size: int, generator: torch.Generator, device: torch.device | str) -> torch.Tensor:
