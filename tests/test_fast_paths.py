@@ -9,6 +9,7 @@ No timings are asserted anywhere (see `python -m benchmarks` for those).
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +19,8 @@ from gankit.config import TrainConfig
 from gankit.data import Dataset, load_dataset
 from gankit.losses import DiscriminatorBatch, GeneratorBatch
 from gankit.trainer import Trainer, native_bf16, resolve_precision
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TOY = dict(dataset="circle", g_hidden=(32, 32), d_hidden=(32, 32), batch_size=50)
 
@@ -138,6 +141,59 @@ def test_the_direct_adam_kernel_is_bit_identical_to_adam_step():
             assert torch.equal(a, b)
     for ours, theirs in zip(trainer.opt_d.state_dict()["state"].values(), reference_opt.state_dict()["state"].values()):
         assert all(torch.equal(ours[key], theirs[key]) for key in ("step", "exp_avg", "exp_avg_sq"))
+
+
+@pytest.mark.parametrize("weight_decay, maximize", [(0.0, False), (0.01, True)])
+def test_the_public_fallbacks_give_the_private_kernels_numbers(monkeypatch, weight_decay, maximize):
+    """Where a torch lacks torch._fused_adam_ or torch._foreach_lerp_, gankit.step's public formulas run instead."""
+    from gankit import step
+
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(5, 3), (3,), (4, 1, 2)]
+    results = []
+    for kernels in ("private", "public"):
+        if kernels == "public":
+            monkeypatch.setattr(step, "_FUSED_ADAM", None)
+            monkeypatch.setattr(step, "_FOREACH_LERP", None)
+        generator.manual_seed(0)
+        params = [torch.randn(shape, generator=generator) for shape in shapes]
+        moments = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
+        averages = [p.clone() for p in params]
+        count = torch.zeros((), dtype=torch.float32)
+        for _ in range(4):
+            count += 1
+            grads = [torch.randn(p.shape, generator=generator) for p in params]
+            step.adam_update(
+                params,
+                grads,
+                *moments,
+                [count] * len(params),
+                lr=1e-2,
+                beta1=0.5,
+                beta2=0.99,
+                weight_decay=weight_decay,
+                maximize=maximize,
+            )
+            step.update_average(averages, params, 0.9)
+        results.append([*params, *moments[0], *moments[1], *averages])
+    for private, public in zip(*results):
+        torch.testing.assert_close(public, private, rtol=1e-6, atol=1e-7)
+
+
+def test_the_installed_torch_is_within_the_tested_bounds():
+    import re
+    from importlib.metadata import version
+
+    import tomllib
+
+    requirement = next(
+        r
+        for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+        if r.startswith("torch")
+    )
+    low, high = re.fullmatch(r"torch>=([\d.]+),<([\d.]+)", requirement).groups()
+    installed = tuple(int(part) for part in version("torch").split("+")[0].split(".")[:2])
+    assert tuple(map(int, low.split("."))) <= installed < tuple(map(int, high.split(".")))
 
 
 def test_adam_state_replaced_by_load_state_dict_is_the_one_stepped():

@@ -8,17 +8,22 @@
 Private torch calls kept here, because a toy step is small enough that per-call Python work dominates it:
 `torch._fused_adam_` is what `torch.optim.Adam(fused=True).step()` runs, bit for bit; calling it
 directly skips `step()`'s per-call work, twice per GAN step. `torch._foreach_lerp_` updates the EMA in
-one call rather than a loop of `Tensor.lerp_`.
+one call rather than a loop of `Tensor.lerp_`. Each is looked up once; where a torch lacks it, a public
+formula takes its place (Adam's single-tensor update, `Tensor.lerp_`), with the same numbers up to float
+rounding (tests/test_fast_paths.py).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import torch
 
 T = TypeVar("T")
+_FUSED_ADAM = getattr(torch, "_fused_adam_", None)  # private: None where this torch lacks it
+_FOREACH_LERP = getattr(torch, "_foreach_lerp_", None)
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")  # what a step reports: the losses, mean D(x) and D(G(z))
 ADAM_EPS = 1e-8  # torch.optim.Adam's default
 
@@ -65,7 +70,11 @@ def ema_decay(ema: float, step: int) -> float:
 @torch.no_grad()
 def update_average(averages: list[torch.Tensor], params: list[torch.Tensor], decay: float) -> None:
     """averages <- decay * averages + (1 - decay) * params, in place (decay 0 copies)."""
-    torch._foreach_lerp_(averages, params, 1 - decay)
+    if _FOREACH_LERP is None:
+        for average, param in zip(averages, params):
+            average.lerp_(param, 1 - decay)
+        return
+    _FOREACH_LERP(averages, params, 1 - decay)
 
 
 @torch.no_grad()
@@ -87,8 +96,23 @@ def adam_update(
     per-call Python work. `steps` are the float32 step counts, one per parameter (a stack passes one shared
     tensor for all), already counting this update. The kernel walks memory in order, so each gradient is
     given its parameter's layout first."""
+    if _FUSED_ADAM is None:
+        _adam_formula(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            steps,
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+        )
+        return
     grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(params, grads)]
-    torch._fused_adam_(
+    _FUSED_ADAM(
         params,
         grads,
         exp_avgs,
@@ -105,3 +129,30 @@ def adam_update(
         grad_scale=None,
         found_inf=None,
     )
+
+
+@torch.no_grad()
+def _adam_formula(
+    params: list[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    steps: list[torch.Tensor],
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    maximize: bool,
+) -> None:
+    """`adam_update` with public tensor operations: torch's single-tensor Adam, parameter by parameter."""
+    for param, grad, exp_avg, exp_avg_sq, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):
+        grad = -grad if maximize else grad
+        if weight_decay:
+            grad = grad.add(param, alpha=weight_decay)
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        count = float(step)
+        denominator = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2**count)).add_(eps)
+        param.addcdiv_(exp_avg, denominator, value=-lr / (1 - beta1**count))
