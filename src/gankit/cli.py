@@ -385,10 +385,18 @@ def _confirm(estimate: Estimate, args: argparse.Namespace) -> None:
         raise GankitError("the sweep was not started (nothing was written); accepted: --yes to start it without asking")
 
 
+def _shown(value: Any) -> Any:
+    """A metric as printed: floats to 4 significant digits, lists of them (class shares, mode spreads) to 3."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value) + "]"
+    return value
+
+
 def _print_metrics(metrics: dict[str, Any]) -> None:
     for key, value in metrics.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else value
-        print(f"{key:>16}  {shown}")
+        print(f"{key:>20}  {_shown(value)}")
 
 
 COMMANDS = {
