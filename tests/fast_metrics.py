@@ -29,3 +29,13 @@ def use_fast_metrics(monkeypatch) -> None:
         monkeypatch.setattr(
             importlib.import_module(name), "make_evaluator", lambda c, dataset: FastToyEvaluator(dataset)
         )
+
+
+def assert_registered(record: dict) -> None:
+    """Every key of an evaluator's record is a registered metric (gankit.metrics.METRICS), a metric's floor, or
+    the standard error `<key>_se` of either."""
+    from gankit.metrics import FLOORS, METRICS
+
+    known = {*METRICS, *FLOORS}
+    unknown = [key for key in record if key not in known and key.removesuffix("_se") not in known]
+    assert not unknown, f"keys no metric registers: {unknown}"

@@ -11,6 +11,7 @@ import scipy.linalg
 import torch
 
 import gankit.data.mnist
+from fast_metrics import assert_registered
 from gankit.errors import GankitError
 from gankit.metrics import classifier as clf
 from gankit.metrics.classifier import (
@@ -219,6 +220,7 @@ def test_image_evaluator_on_fake_data(tmp_path, monkeypatch):
     test_images, test_labels = data["test"]
     result = evaluator.evaluate(test_images, test_labels)
     assert set(result) == {"fd", "fd_floor", "classifier_score", "coverage_min", "class_shares", "label_accuracy"}
+    assert_registered(result)
     assert result["fd"] == pytest.approx(0.0, abs=1e-6)  # the reference itself
     assert result["fd_floor"] == evaluator.floor
     assert len(result["class_shares"]) == 10 and sum(result["class_shares"]) == pytest.approx(1.0)

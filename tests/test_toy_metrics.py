@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from fast_metrics import assert_registered
 from gankit.data import grid_means, make_circle, make_grid, make_moons, make_ring, ring_means
 from gankit.metrics.toy import (
     REPEAT_LIMIT,
@@ -110,6 +111,7 @@ def test_evaluator_real_data_is_near_the_floor_and_noise_far_above():
     assert abs(real["w1_ratio"] - 1) < 3 * real["w1_ratio_se"] and real["w1_ratio_se"] < 0.2
     assert real["modes"] == 8 and real["high_quality"] > 0.98 and real["reverse_kl"] < 0.01
     assert real["hist_js"] < 0.01 and real["w1_se"] > 0 and real["w1_floor_se"] > 0
+    assert_registered(real)
     noise = evaluator.evaluate(np.random.default_rng(0).normal(size=(evaluator.needs, 2)).astype(np.float32))
     assert noise["w1_ratio"] > 5 and noise["high_quality"] < 0.1 and noise["hist_js"] > 0.5
 

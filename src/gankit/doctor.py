@@ -19,8 +19,9 @@ from typing import Any
 
 from gankit.data import DATASETS
 from gankit.losses import LOSSES, Loss, config_name
+from gankit.metrics import RANKING
 from gankit.registry import CUSTOM
-from gankit.runfolder import BEST_METRICS, best_record
+from gankit.runfolder import best_record
 
 # D(G(z)) under this, as the mean of D's probabilities on the fakes, is D rejecting nearly every fake.
 D_FAKE_LOW = 0.1
@@ -179,8 +180,9 @@ def _logs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _quality(records: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]] | None:
-    """The run's own measure of quality (the first of BEST_METRICS logged) and the evaluations that have it."""
-    metric = next((m for m in BEST_METRICS if any(m in r for r in records)), None)
+    """The run's own measure of quality (the first of gankit.metrics.RANKING logged) and the evaluations that
+    have it."""
+    metric = next((m for m in RANKING if any(m in r for r in records)), None)
     if metric is None:
         return None
     evals = [r for r in records if isinstance(r.get(metric), (int, float)) and "event" not in r]
@@ -205,7 +207,7 @@ def ended_worse(records: list[dict[str, Any]]) -> Finding | None:
     best = best_record(records)
     if best is None:
         return None
-    metric = next(m for m in BEST_METRICS if m in best)
+    metric = next(m for m in RANKING if m in best)
     last = next(r for r in reversed(records) if isinstance(r.get(metric), (int, float)))
     # Ratios to a positive best only (an FD estimate near 0 can be negative); NaN counts as worse.
     if last is best or not best[metric] > 0 or not last[metric] >= WORSE * best[metric]:

@@ -72,7 +72,7 @@ class Member:
     evaluator: Any = None  # None: never evaluated
     checkpoint_extra: dict[str, Any] = field(default_factory=dict)  # saved in each of its checkpoints
     records: list[dict[str, Any]] = field(default_factory=list)  # what was logged, also kept in memory
-    keep_best: bool = False  # also keep the checkpoint of its best evaluation (runfolder.BEST_METRICS)
+    keep_best: bool = False  # also keep the checkpoint of its best evaluation (gankit.metrics.RANKING)
     tensorboard: TensorBoardLog | None = None  # its records as TensorBoard scalars too
     doctor: doctor.Doctor | None = None  # reads its records at each log line and evaluation; None: nobody does
     tell: Callable[[str], None] | None = None  # shows each new finding of its doctor (logged as an event too)

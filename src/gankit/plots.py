@@ -34,6 +34,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 
 from gankit.errors import GankitError
+from gankit.metrics import CURVES
 
 __all__ = [
     "Figure",
@@ -655,9 +656,6 @@ def _plot_series(ax: Axes, steps: np.ndarray, values: np.ndarray, label: str, co
         ax.plot(steps, values, color=colour, lw=1.6, marker="." if len(values) < 30 else None, label=label)
 
 
-_EVAL_METRICS = {"w1": "Wasserstein-1 distance", "fd": "Fréchet distance"}
-
-
 def _curve_panels(fig: Figure, cells: Sequence[Any], records: Sequence[dict], step: int | None) -> list[Axes]:
     """Two small panels in `cells`: the losses, then the evaluation metric with its floor (W1 or FD), with
     the current `step` marked: the curves beside a view."""
@@ -668,7 +666,7 @@ def _curve_panels(fig: Figure, cells: Sequence[Any], records: Sequence[dict], st
         if len(steps):
             _plot_series(top, steps, values, label, colour)
     top.set_title("Losses", loc="left", fontsize=11)
-    metric = next((m for m in _EVAL_METRICS if any(m in r for r in records)), None)
+    metric = next((m for m in CURVES if any(m in r for r in records)), None)
     if metric is None:
         bottom.text(0.5, 0.5, "no evaluation yet", transform=bottom.transAxes, ha="center", color=GREY)
     else:
@@ -687,7 +685,7 @@ def _curve_panels(fig: Figure, cells: Sequence[Any], records: Sequence[dict], st
             bottom.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
             bottom.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             bottom.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        bottom.set_title(_EVAL_METRICS[metric], loc="left", fontsize=11)
+        bottom.set_title(CURVES[metric], loc="left", fontsize=11)
     bottom.set_xlabel("training step")
     for ax in (top, bottom):
         if step is not None:
@@ -709,7 +707,7 @@ def loss_curves(records: list[dict]) -> Figure:
     records = [r for r in records if isinstance(r, dict)]
     if not records:
         raise PlotInputError("loss_curves needs at least one metrics record (a dict with 'step')")
-    evals = [m for m in _EVAL_METRICS if any(m in r for r in records)]
+    evals = [m for m in CURVES if any(m in r for r in records)]
     fig = Figure(figsize=(11, 3.6 * (2 + len(evals)) * 0.8), layout="constrained")
     axes = fig.subplots(2 + len(evals), 1, sharex=True, squeeze=False)[:, 0]
 
@@ -723,7 +721,7 @@ def loss_curves(records: list[dict]) -> Figure:
         ),
     ]
     panels += [
-        (ax, _EVAL_METRICS[m], m, [(m, m, GREEN), (f"{m}_floor", f"{m} floor (real vs real)", GREY)])
+        (ax, CURVES[m], m, [(m, m, GREEN), (f"{m}_floor", f"{m} floor (real vs real)", GREY)])
         for ax, m in zip(axes[2:], evals)
     ]
     for i, (ax, title, ylabel, curves) in enumerate(panels):

@@ -34,6 +34,7 @@ from gankit import plots
 from gankit.errors import GankitError
 from gankit.figures import lab_figure, training_label
 from gankit.files import atomic_write, resolve_file
+from gankit.metrics import CURVES, FLOORS, METRICS, RANKING
 from gankit.models.user import build_pair
 from gankit.registry import CUSTOM
 from gankit.run import Run
@@ -68,22 +69,6 @@ LEGEND = (
     '<span>heatmap: D(x) = P(real), <span style="color:#2166ac">blue real</span>, '
     '<span style="color:#b2182b">red fake</span></span></div>'
 )
-# Metric -> (its floor, or the ceiling of a share, what it is): shown in the table of final metrics.
-METRICS = {
-    "w1": ("w1_floor", "Wasserstein-1 distance to fresh real points"),
-    "w1_ratio": (None, "W1 / floor (1 = as close as another real sample)"),
-    "mmd": (None, "squared MMD"),
-    "radial_error": (None, "mean | ||x|| - 1 |"),
-    "modes": (None, "modes covered"),
-    "high_quality": ("high_quality_ceiling", "share of samples within 3 sigma of a mode (ceiling: the data's own)"),
-    "reverse_kl": (None, "KL(modes of the high-quality samples || uniform)"),
-    "tails": (None, "share between 3 and 6 sigma of its mode: modes too wide"),
-    "bridges": (None, "share beyond 6 sigma of every mode: mass between the modes"),
-    "spread_ratio": (None, "median spread of a mode, sigma_G / sigma (1 = the data's)"),
-    "fd": ("fd_floor", "Fréchet distance in the classifier's features"),
-    "classifier_score": (None, "classifier score (Inception Score with the MNIST classifier)"),
-    "label_accuracy": (None, "label accuracy of conditional samples"),
-}
 _ids = iter(range(1, 1_000_000))
 
 
@@ -117,7 +102,7 @@ def _at(records: Sequence[dict[str, Any]], step: int) -> dict[str, Any]:
 
 
 def _numbers_text(record: dict[str, Any]) -> str:
-    shown = [(k, record[k]) for k in METRICS if k in record]
+    shown = [(k, record[k]) for k in METRICS if k in record and not isinstance(record[k], list)]
     return ", ".join(f"{k} {number(v)}" for k, v in shown)
 
 
@@ -136,11 +121,11 @@ def _charts(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             ],
         }
     ]
-    metric = next((m for m in ("w1", "fd") if series(m)), None)
+    metric = next((m for m in CURVES if series(m)), None)
     if metric is not None:
         charts.append(
             {
-                "title": "Wasserstein-1 distance" if metric == "w1" else "Fréchet distance",
+                "title": CURVES[metric],
                 "log": True,
                 "series": [
                     {"name": metric, "colour": plots.GREEN, "points": series(metric)},
@@ -267,28 +252,21 @@ def metrics_table(records: Sequence[dict[str, Any]]) -> str:
     final = evals[-1]
     rows = []
     known = [k for k in METRICS if k in final]
-    others = [
-        k
-        for k, v in final.items()
-        if k not in METRICS
-        and k != "step"
-        and not k.endswith(("_floor", "_ceiling", "_se"))
-        and not k.startswith("share_")
-        and isinstance(v, (int, float))
-    ]
-    for key in known + others:
-        floor, what = METRICS.get(key, (None, ""))
-        error = f" ± {number(final[key + '_se'])}" if isinstance(final.get(key + "_se"), float) else ""
-        rows.append([key, f"{number(final[key])}{error}", final.get(floor, "") if floor else "", what])
-    shares = {k: v for k, v in final.items() if k.startswith("share_")}
-    if shares:
-        rows.append(
-            ["digit shares", f"{min(shares.values()):.1%} to {max(shares.values()):.1%}", "", "smallest and largest"]
-        )
+    others = [k for k, v in final.items() if k not in METRICS and k not in FLOORS and not k.endswith("_se")]
+    for key in known + [k for k in others if k != "step" and isinstance(final[k], (int, float))]:
+        value = final[key]
+        floor, what = (METRICS[key].floor, METRICS[key].description) if key in METRICS else (None, "")
+        if isinstance(value, list):  # one number per class or mode: the smallest and the largest
+            numbers = [v for v in value if isinstance(v, (int, float))]
+            shown = f"{number(min(numbers))} to {number(max(numbers))}" if numbers else "-"
+        else:
+            error = f" ± {number(final[key + '_se'])}" if isinstance(final.get(key + "_se"), float) else ""
+            shown = f"{number(value)}{error}"
+        rows.append([key, shown, final.get(floor, "") if floor else "", what])
     text = html_table(rows, [f"metric at step {final['step']:,}", "value", "floor or ceiling", "what it is"])
     best = best_record(list(records))
     if best is not None:
-        metric = next(m for m in ("w1_ratio", "fd") if m in best)
+        metric = next(m for m in RANKING if m in best)
         text += f"<p>Best evaluation by {metric}: step {best['step']:,} ({metric} {number(best[metric])}).</p>"
     return text
 

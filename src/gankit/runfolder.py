@@ -5,7 +5,7 @@ out/config.json                 the TrainConfig, every field concrete
 out/networks.json               only for your own networks or loss: their class, parameter count, fingerprint
 out/metrics.jsonl               append-only, one JSON object a line (training stats and evaluations)
 out/checkpoints/step-N.safetensors
-out/best.safetensors            the checkpoint of the best evaluation by BEST_METRICS, kept apart from the rotation
+out/best.safetensors            the checkpoint of the best evaluation (gankit.metrics.RANKING), out of the rotation
 out/views/step-N.npz            the lab's views at each evaluation (gankit.views), for the report page
 out/figures/*.png
 """
@@ -39,13 +39,12 @@ from gankit.files import (
     read_json,
     write_marker,
 )
+from gankit.metrics import RANKING
 from gankit.tensorboard import FOLDER as TENSORBOARD_DIR
 
 CONFIG_FILE, NETWORKS_FILE, METRICS_FILE = "config.json", "networks.json", "metrics.jsonl"
 CHECKPOINT_DIR, FIGURE_DIR, VIEW_DIR = "checkpoints", "figures", "views"
 BEST_CHECKPOINT = "best.safetensors"
-# A run's own measure of quality, lower is better: the first of these that its evaluations log.
-BEST_METRICS = ("w1_ratio", "fd")
 # A metrics line longer than this is no record gankit wrote (its records are a few hundred bytes).
 METRICS_LINE_LIMIT = 1 << 16
 
@@ -65,9 +64,9 @@ def best_checkpoint_path(run_dir: Path) -> Path:
 
 
 def best_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The evaluation record with the lowest value of the run's own metric (the first of BEST_METRICS
+    """The evaluation record with the lowest value of the run's own metric (the first of gankit.metrics.RANKING
     logged; the earliest of equal ones), or None before any evaluation."""
-    metric = next((m for m in BEST_METRICS if any(m in r for r in records)), None)
+    metric = next((m for m in RANKING if any(m in r for r in records)), None)
     scored = [r for r in records if isinstance(r.get(metric), (int, float)) and r[metric] == r[metric]]
     return min(scored, key=lambda r: r[metric]) if scored else None
 

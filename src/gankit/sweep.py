@@ -64,6 +64,7 @@ from gankit.evaluation import make_evaluator
 from gankit.files import atomic_write, marker, read_json, read_npz, resolve_folder, resolve_path, write_marker
 from gankit.loop import Member, TrainingLoop
 from gankit.losses import Loss, config_name
+from gankit.metrics import NOT_SUMMARISED
 from gankit.models import build_models
 from gankit.models.user import build_pair, describe, load_models_file
 from gankit.registry import CUSTOM
@@ -106,7 +107,6 @@ DEFAULT_SEEDS = 8
 SAMPLE_SEED, N_SAMPLES = 7, 1000  # as a run's own figures draw them
 # Metrics that are not summarised per setting: the floor is a property of the data, the ratio repeats w1.
 # The standard errors are of one GAN's evaluation; a setting's interval is over its seeds.
-NOT_SUMMARISED = ("w1_floor", "w1_ratio", "w1_se", "w1_floor_se", "w1_ratio_se", "high_quality_ceiling")
 # Memory a GAN of a sweep takes beyond its weights: its config, plan entry, records and row (a generous bound).
 GAN_OVERHEAD = 1 << 16
 NAME_LIMIT = 100  # characters of a member folder's name (file systems take 255 bytes)
@@ -934,6 +934,7 @@ def _prepare(out_dir: Path, *, force: bool) -> None:
 def _metric_names(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> list[str]:
     """The numeric evaluation metrics present, in the evaluator's order (w1 first)."""
     skip = {"setting", "seed", "diverged_at", "steps", "run", "seconds", *fields, *NOT_SUMMARISED}
+    skip |= {key for row in rows for key in row if key.endswith("_se")}
     names: list[str] = []
     for row in rows:
         for key, value in row.items():
