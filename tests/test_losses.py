@@ -200,3 +200,25 @@ def test_every_loss_comes_with_registered_penalties_only():
 
     for name in LOSSES:
         assert set(LOSSES[name].penalties) <= set(PENALTIES), name
+
+
+def test_a_saturating_g_loss_gets_its_own_defaults_where_they_were_left_unset():
+    from gankit import TrainConfig
+    from gankit.config import TRAINING_DEFAULTS
+
+    sheet = Loss(
+        discriminator=lambda real, fake: -(torch.log(real) + torch.log(1 - fake)).mean(),
+        generator=lambda fake: torch.log(1 - fake).mean(),
+    )
+    for dataset, kind in (("circle", "toy"), ("mnist", "image")):
+        usual, saturating = TRAINING_DEFAULTS[kind, False], TRAINING_DEFAULTS[kind, True]
+        plain = TrainConfig(dataset=dataset)
+        assert {name: getattr(plain, name) for name in usual} == usual
+        for config in (TrainConfig(dataset=dataset, loss="minimax"), plain.for_loss(sheet)):
+            assert {name: getattr(config, name) for name in saturating} == saturating
+        chosen = TrainConfig(dataset=dataset, lr_g=0.01, batch_size=32).for_loss(sheet)
+        assert (chosen.lr_g, chosen.batch_size) == (0.01, 32)  # what the user set stays
+        assert plain.for_loss(LOSSES["nonsaturating"]) is plain
+    note = TrainConfig(dataset="mnist").saturating_note(sheet)
+    assert "batch_size=256" in note and "r1_gamma=10" in note
+    assert "batch_size" not in TrainConfig(dataset="circle").saturating_note(sheet)  # the toy batch is the usual one

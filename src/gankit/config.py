@@ -28,17 +28,28 @@ DEVICES = ("cpu", "cuda", "auto")
 # collapses at that pace: once D overtakes G, G's vanishing gradient cannot bring it back; it gets its own, measured on
 # the lab's networks (docs: Benchmarks, benchmarks.student_toys). Images: the DCGAN choice; a saturating G loss (the
 # sheet's conditional GAN) learns no label in minutes at it, and does with the mnist-cgan preset's batch, rates and
-# betas (benchmarks.student_mnist): Adam's second moment (beta2 0.99) follows its shrinking gradients sooner.
+# betas (benchmarks.student_mnist): Adam's second moment (beta2 0.99) follows its shrinking gradients sooner. R1
+# and R2 keep D smooth at real and fake images, so that D(G(z)) does not reach 0, where that loss is flat (a
+# student's DCGAN: D wins outright within 200 steps without them).
 TRAINING_DEFAULTS = {
     ("toy", False): {"batch_size": 128, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0, "beta2": 0.99},
     ("toy", True): {"batch_size": 128, "lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999},
     ("image", False): {"batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
-    ("image", True): {"batch_size": 256, "lr_g": 5e-4, "lr_d": 5e-4, "beta1": 0.0, "beta2": 0.99},
+    ("image", True): {
+        "batch_size": 256,
+        "lr_g": 5e-4,
+        "lr_d": 5e-4,
+        "beta1": 0.0,
+        "beta2": 0.99,
+        "r1_gamma": 10.0,
+        "r2_gamma": 10.0,
+    },
 }
 
 
 def training_defaults(*, image: bool, saturating: bool) -> dict[str, Any]:
-    """batch_size, lr_g, lr_d, beta1 and beta2 for fields left at None (see TRAINING_DEFAULTS)."""
+    """batch_size, lr_g, lr_d, beta1 and beta2 (and the penalties, where an entry names them) for fields left at
+    None (see TRAINING_DEFAULTS)."""
     return TRAINING_DEFAULTS["image" if image else "toy", saturating]
 
 
@@ -93,6 +104,7 @@ class TrainConfig:
     # --- penalties on D's gradients, normalisation of D (gankit.penalties; docs/guide/models-and-losses.md) ---
     # None: the loss's own weight (wasserstein: 10, WGAN-GP's; relativistic: R1 and R2 of one gamma), else 0
     gp_lambda: float | None = None  # gradient penalty lambda (||grad D(x_hat)|| - 1)^2, x_hat between real and fake
+    # (MNIST with a saturating G loss: TRAINING_DEFAULTS' own)
     r1_gamma: float | None = None  # R1 penalty gamma/2 ||grad D(x)||^2 on real points; None: the loss's own, else 0
     r2_gamma: float | None = None  # R2 penalty gamma/2 ||grad D(G(z))||^2 on fakes; None: the loss's own, else 0
     penalty_every: int = 1  # lazy regularisation: the penalties every k-th step only, weighted k (StyleGAN2: 16)
@@ -189,7 +201,7 @@ class TrainConfig:
         """The line that says the defaults for a saturating G loss are what `loss` trains with, or None."""
         defaults = training_defaults(image=self.is_image, saturating=True)
         usual = training_defaults(image=self.is_image, saturating=False)
-        left = [name for name in defaults if name not in self._given and defaults[name] != usual[name]]
+        left = [name for name in defaults if name not in self._given and defaults[name] != usual.get(name)]
         if not left or not loss.saturates():
             return None
         chosen = ", ".join(f"{name}={defaults[name]:g}" for name in left)
