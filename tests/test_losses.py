@@ -220,5 +220,5 @@ def test_a_saturating_g_loss_gets_its_own_defaults_where_they_were_left_unset():
         assert (chosen.lr_g, chosen.batch_size) == (0.01, 32)  # what the user set stays
         assert plain.for_loss(LOSSES["nonsaturating"]) is plain
     note = TrainConfig(dataset="mnist").saturating_note(sheet)
-    assert "batch_size=256" in note and "r1_gamma=10" in note
-    assert "batch_size" not in TrainConfig(dataset="circle").saturating_note(sheet)  # the toy batch is the usual one
+    assert "beta2=0.99" in note and "r1_gamma=10" in note
+    assert "batch_size" not in note  # the batch is the usual one

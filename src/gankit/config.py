@@ -27,8 +27,8 @@ DEVICES = ("cpu", "cuda", "auto")
 # train, reach 2x the floor sooner than (0.5, 0.999). A saturating G loss (the lab sheet's minimax game) on toy data
 # collapses at that pace: once D overtakes G, G's vanishing gradient cannot bring it back; it gets its own, measured on
 # the lab's networks (docs: Benchmarks, benchmarks.student_toys). Images: the DCGAN choice; a saturating G loss (the
-# sheet's conditional GAN) learns no label in minutes at it, and does with the mnist-cgan preset's batch, rates and
-# betas (benchmarks.student_mnist): Adam's second moment (beta2 0.99) follows its shrinking gradients sooner. R1
+# sheet's conditional GAN) learns no label in minutes at it, and does with the mnist-cgan preset's rates and betas
+# (benchmarks.student_mnist): Adam's second moment (beta2 0.99) follows its shrinking gradients sooner. R1
 # and R2 keep D smooth at real and fake images, so that D(G(z)) does not reach 0, where that loss is flat (a
 # student's DCGAN: D wins outright within 200 steps without them).
 TRAINING_DEFAULTS = {
@@ -36,7 +36,7 @@ TRAINING_DEFAULTS = {
     ("toy", True): {"batch_size": 128, "lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999},
     ("image", False): {"batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
     ("image", True): {
-        "batch_size": 256,
+        "batch_size": 64,
         "lr_g": 5e-4,
         "lr_d": 5e-4,
         "beta1": 0.0,
@@ -88,7 +88,7 @@ class TrainConfig:
     steps: int = 5000  # generator updates
     max_seconds: float | None = None  # also stop (evaluated and checkpointed) after this much training; None: no limit
     # toy data: with the toy networks and Adam betas, the batch that reaches a W1 ratio soonest (docs/benchmarks.md)
-    batch_size: int | None = None  # samples per batch; None: 128 toy, 64 MNIST (MNIST, saturating G loss: 256)
+    batch_size: int | None = None  # samples per batch; None: 128 toy, 64 MNIST
     # toy: chosen by the steps to a given W1 ratio over seeds; a lower rate needs more, a higher one drifts after
     lr_g: float | None = None  # Adam learning rate of G; None: 2e-3 toy, 2e-4 MNIST (saturating G loss: 1e-3, 5e-4)
     lr_d: float | None = None  # Adam learning rate of D; None: lr_g's default
