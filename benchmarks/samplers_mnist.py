@@ -1,6 +1,7 @@
 """The samplers on the MNIST presets: FD and classifier score of each preset's samples as each sampler draws them.
 
-    python -m benchmarks.samplers_mnist [--presets mnist-gan,mnist-dcgan] [--seconds 120] [--data-dir DIR]
+    python -m benchmarks.samplers_mnist [--presets mnist-gan,mnist-dcgan] [--samplers plain,drs,jacobian]
+                                        [--seconds 120] [--data-dir DIR]
 
 Each preset trains once for `--seconds` (seed 0, `max_seconds`), then its run is evaluated as
 `gankit.Run(path).evaluate(sampler=...)` scores it (10,000 samples; conditional: 1,000 per digit), once per
@@ -22,6 +23,7 @@ from gankit.samplers import SAMPLERS
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default="mnist-gan,mnist-dcgan")
+    parser.add_argument("--samplers", default=",".join(SAMPLERS), help="gankit.samplers to compare")
     parser.add_argument("--seconds", type=float, default=120.0, help="training time of each preset")
     parser.add_argument("--data-dir", help="folder of the MNIST files (default: $GANKIT_DATA_DIR, then the cache)")
     args = parser.parse_args(argv)
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.presets.split(","):
             config = gankit.preset(name, max_seconds=args.seconds, data_dir=args.data_dir)
             run = gankit.train(config, Path(folder) / name, progress=False, figures=False, live=False)
-            for sampler in SAMPLERS:
+            for sampler in args.samplers.split(","):
                 m = run.evaluate(sampler=sampler)
                 kept = m.get("acceptance", 1.0)
                 lines.append(
