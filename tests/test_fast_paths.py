@@ -153,8 +153,8 @@ def test_the_public_fallbacks_give_the_private_kernels_numbers(monkeypatch, weig
     results = []
     for kernels in ("private", "public"):
         if kernels == "public":
-            monkeypatch.setattr(step, "_FUSED_ADAM", None)
-            monkeypatch.setattr(step, "_FOREACH_LERP", None)
+            monkeypatch.setattr(step, "_FUSED_ADAM", step._adam_formula)
+            monkeypatch.setattr(step, "_FOREACH_LERP", step._lerp_each)
         generator.manual_seed(0)
         params = [torch.randn(shape, generator=generator) for shape in shapes]
         moments = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]

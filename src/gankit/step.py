@@ -22,8 +22,6 @@ from typing import TypeVar
 import torch
 
 T = TypeVar("T")
-_FUSED_ADAM = getattr(torch, "_fused_adam_", None)  # private: None where this torch lacks it
-_FOREACH_LERP = getattr(torch, "_foreach_lerp_", None)
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")  # what a step reports: the losses, mean D(x) and D(G(z))
 ADAM_EPS = 1e-8  # torch.optim.Adam's default
 
@@ -67,13 +65,18 @@ def ema_decay(ema: float, step: int) -> float:
     return min(ema, (1 + step) / (10 + step))
 
 
+def _lerp_each(averages: list[torch.Tensor], params: list[torch.Tensor], weight: float) -> None:
+    """torch._foreach_lerp_ with public operations, one tensor at a time."""
+    for average, param in zip(averages, params):
+        average.lerp_(param, weight)
+
+
+_FOREACH_LERP = getattr(torch, "_foreach_lerp_", _lerp_each)  # private: the public loop where a torch lacks it
+
+
 @torch.no_grad()
 def update_average(averages: list[torch.Tensor], params: list[torch.Tensor], decay: float) -> None:
     """averages <- decay * averages + (1 - decay) * params, in place (decay 0 copies)."""
-    if _FOREACH_LERP is None:
-        for average, param in zip(averages, params):
-            average.lerp_(param, 1 - decay)
-        return
     _FOREACH_LERP(averages, params, 1 - decay)
 
 
@@ -96,21 +99,6 @@ def adam_update(
     per-call Python work. `steps` are the float32 step counts, one per parameter (a stack passes one shared
     tensor for all), already counting this update. The kernel walks memory in order, so each gradient is
     given its parameter's layout first."""
-    if _FUSED_ADAM is None:
-        _adam_formula(
-            params,
-            grads,
-            exp_avgs,
-            exp_avg_sqs,
-            steps,
-            lr=lr,
-            beta1=beta1,
-            beta2=beta2,
-            eps=eps,
-            weight_decay=weight_decay,
-            maximize=maximize,
-        )
-        return
     grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(params, grads)]
     _FUSED_ADAM(
         params,
@@ -131,12 +119,12 @@ def adam_update(
     )
 
 
-@torch.no_grad()
 def _adam_formula(
     params: list[torch.Tensor],
     grads: Sequence[torch.Tensor],
     exp_avgs: list[torch.Tensor],
     exp_avg_sqs: list[torch.Tensor],
+    max_exp_avg_sqs: list[torch.Tensor],
     steps: list[torch.Tensor],
     *,
     lr: float,
@@ -145,8 +133,10 @@ def _adam_formula(
     eps: float,
     weight_decay: float,
     maximize: bool,
+    **_: object,
 ) -> None:
-    """`adam_update` with public tensor operations: torch's single-tensor Adam, parameter by parameter."""
+    """torch._fused_adam_ (without amsgrad or gradient scaling, which gankit never asks for) with public
+    operations: torch's single-tensor Adam, parameter by parameter."""
     for param, grad, exp_avg, exp_avg_sq, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):
         grad = -grad if maximize else grad
         if weight_decay:
@@ -156,3 +146,6 @@ def _adam_formula(
         count = float(step)
         denominator = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2**count)).add_(eps)
         param.addcdiv_(exp_avg, denominator, value=-lr / (1 - beta1**count))
+
+
+_FUSED_ADAM = getattr(torch, "_fused_adam_", _adam_formula)  # private: the public formula where a torch lacks it
