@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from gankit.data import mnist
+from gankit.data.images import to_uint8
 from gankit.errors import GankitError
 
 TRAIN_IMAGES, TRAIN_LABELS = mnist.MNIST_FILES["train"]
@@ -92,27 +93,30 @@ def test_decompressed_files_are_accepted(monkeypatch, tmp_path):
     pixels = tiny_pixels(3)
     monkeypatch.setitem(mnist.CHECKSUMS, "mnist", write_split(tmp_path, pixels, [3, 1, 4], split="test", gz=False))
     images, labels = mnist.load_mnist("test", data_dir=tmp_path)
-    assert torch.equal(torch.from_numpy(mnist.images_to_uint8(images)), torch.from_numpy(pixels))
+    assert torch.equal(torch.from_numpy(to_uint8(images)), torch.from_numpy(pixels))
     assert labels.tolist() == [3, 1, 4]
 
 
-@pytest.mark.parametrize("shape", [(5, 1, 28, 28), (5, 28, 28), (5, 784)])
-def test_images_to_uint8_round_trip(tiny, shape):
+@pytest.mark.parametrize("shape", [(5, 1, 28, 28), (5, 28, 28)])
+def test_to_uint8_round_trip(tiny, shape):
     folder, pixels, _ = tiny
     images, _ = mnist.load_mnist("train", data_dir=folder)
-    result = mnist.images_to_uint8(images.reshape(shape))
+    result = to_uint8(images.reshape(shape))
     assert result.dtype == np.uint8 and result.shape == (5, 28, 28)
     assert np.array_equal(result, pixels)
 
 
-def test_images_to_uint8_clips_and_rejects_bad_shapes():
-    values = torch.zeros(1, 784)
-    values[0, :4] = torch.tensor([-3.0, 7.0, -1.0, 0.999])
-    pixels = mnist.images_to_uint8(values).ravel()
+def test_to_uint8_clips_keeps_colour_and_rejects_bad_shapes():
+    values = torch.zeros(1, 1, 28, 28)
+    values[0, 0, 0, :4] = torch.tensor([-3.0, 7.0, -1.0, 0.999])
+    pixels = to_uint8(values).ravel()
     assert pixels[:5].tolist() == [0, 255, 0, 255, 128]
+    colour = torch.zeros(2, 3, 4, 5)
+    colour[:, 0] = 1.0  # red
+    assert to_uint8(colour).shape == (2, 4, 5, 3) and (to_uint8(colour)[..., 0] == 255).all()
     with pytest.raises(GankitError) as error:
-        mnist.images_to_uint8(torch.zeros(2, 3, 28, 28))
-    assert_one_line(error, "images.shape", "(2, 3, 28, 28)")
+        to_uint8(torch.zeros(2, 784))
+    assert_one_line(error, "images.shape", "(2, 784)")
 
 
 def test_checksum_mismatch(tiny, monkeypatch):
@@ -257,7 +261,7 @@ def test_download_into_cache(tmp_path, monkeypatch):
     images, labels = mnist.load_mnist("train")
     cache = tmp_path / "cache" / "gankit" / "mnist"
     assert sorted(path.name for path in cache.iterdir()) == sorted(mnist.MNIST_FILES["train"])
-    assert np.array_equal(mnist.images_to_uint8(images), pixels) and labels.tolist() == [1, 2, 3, 4]
+    assert np.array_equal(to_uint8(images), pixels) and labels.tolist() == [1, 2, 3, 4]
     assert len(urls) == 4 and urls[1] == mnist.MIRRORS["mnist"][1] + TRAIN_IMAGES
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from gankit import distributed
 from gankit.config import PRESETS, REGISTERED, TrainConfig
+from gankit.data.images import to_uint8
 from gankit.errors import GankitError, bad_value
 from gankit.files import atomic_write, resolve_file
 from gankit.labbook import run_lab
@@ -177,7 +178,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="output .npz file")
     sample.add_argument("--seed", type=_whole_flag("--seed"), default=0)
     sample.add_argument(
-        "--label", type=_whole_flag("--label"), help="conditional runs: the digit to draw (default: balanced over 0..9)"
+        "--label",
+        type=_whole_flag("--label"),
+        help="conditional runs: the class index to draw (default: balanced)",
     )
     _add_sampler_flag(sample)
     _add_models_flag(sample, "a run trained with them")
@@ -296,16 +299,14 @@ def _sample(args: argparse.Namespace) -> None:
     out = resolve_file(args.out)
     run = Run(args.run, models=args.models)
     if run.config.is_image:
-        from gankit.data.mnist import images_to_uint8
-
-        labels = None
+        labels, n_classes = None, len(run.classes)
         if run.config.conditional:
-            if args.label is not None and not 0 <= args.label <= 9:
-                raise bad_value("--label", args.label, "a digit 0..9")
-            labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % 10
+            if args.label is not None and not 0 <= args.label < n_classes:
+                raise bad_value("--label", args.label, f"a class 0..{n_classes - 1} ({', '.join(run.classes)})")
+            labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % n_classes
         elif args.label is not None:
             raise bad_value("--label", args.label, "no --label: this run is not conditional")
-        arrays = {"images": images_to_uint8(run.sample(args.n, seed=args.seed, labels=labels, sampler=args.sampler))}
+        arrays = {"images": to_uint8(run.sample(args.n, seed=args.seed, labels=labels, sampler=args.sampler))}
         if labels is not None:
             arrays["labels"] = labels.astype(np.int64)
     else:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gankit.data import DATASETS, is_point_file
+from gankit.data import DATASETS, is_image_dataset, is_own_images, is_point_file
 from gankit.errors import GankitError, bad_value
 from gankit.files import read_json
 from gankit.latent import LATENTS
@@ -69,11 +69,13 @@ class TrainConfig:
 
     # Each field's trailing comment is its help text in `gankit train --help`; the lines above a field say why.
     # --- data ---
-    dataset: str = "circle"  # a registered data set, or a path to a .csv / .npy file of points
+    dataset: str = "circle"  # a registered data set, a .csv / .npy file of points, or a folder / .npz of images
     # None: the data set's own size (the circle's is larger than the lab's 100: docs/guide/data.md), all the images
     n_samples: int | None = None  # training-set size (images: the first N); None: the data set's default
     noise: float | None = None  # toy noise; None: the data set's own (circle 0, moons/swiss_roll 0.05, ring/grid sigma)
     data_dir: str | None = None  # folder with the MNIST files; None: $GANKIT_DATA_DIR, then the user cache
+    # Your own images (a folder or an .npz: gankit.data.images) must share one size unless this resizes them.
+    image_size: int | None = None  # your own images: resize each to this side (square); None: keep their one size
     # --- model ---
     model: str = "mlp"  # the networks (dcgan needs image data; custom: your own G and D)
     conditional: bool = False  # feed one-hot labels to G and D (image datasets)
@@ -213,7 +215,12 @@ class TrainConfig:
     # ----- derived facts -----
     @property
     def is_image(self) -> bool:
-        return self.dataset in DATASETS and DATASETS[self.dataset].kind == "image"
+        return is_image_dataset(self.dataset)
+
+    @property
+    def is_own_images(self) -> bool:
+        """A folder or an .npz of the user's images (not a registered data set)."""
+        return is_own_images(self.dataset)
 
     @property
     def is_point_file(self) -> bool:
@@ -245,8 +252,12 @@ class TrainConfig:
                 raise bad_value(f.name, value, f"a value of type {expected}")
 
     def _check_names(self) -> None:
-        if not (self.dataset in DATASETS or self.is_point_file):
-            raise bad_value("dataset", self.dataset, [*DATASETS.accepted(), "a path to a .csv or .npy file"])
+        if not (self.dataset in DATASETS or self.is_point_file or self.is_own_images):
+            raise bad_value(
+                "dataset",
+                self.dataset,
+                [*DATASETS.accepted(), "a path to a .csv or .npy file of points, a folder or an .npz of images"],
+            )
         MODELS.check(self.model)
         LOSSES.check(self.loss)
         SAMPLERS.check(self.sampler)
@@ -283,15 +294,12 @@ class TrainConfig:
 
     def _check_values(self) -> None:
         image_sets = [name for name, entry in DATASETS.items() if entry.kind == "image"]
+        images = f"{', '.join(image_sets)} or your own images"
         if self.model in MODELS and MODELS[self.model].needs_images and not self.is_image:
-            raise bad_value(
-                "model", self.model, f"mlp for dataset {self.dataset!r} ({self.model} needs {' or '.join(image_sets)})"
-            )
+            raise bad_value("model", self.model, f"mlp for dataset {self.dataset!r} ({self.model} needs {images})")
         if self.conditional and not self.is_image:
             raise bad_value(
-                "conditional",
-                self.conditional,
-                f"False for dataset {self.dataset!r} (labels exist for {' and '.join(image_sets)})",
+                "conditional", self.conditional, f"False for dataset {self.dataset!r} (labels exist for {images})"
             )
         positive_ints = [
             "latent_dim",
@@ -337,10 +345,14 @@ class TrainConfig:
             raise bad_value(
                 "noise", self.noise, f"None for dataset {self.dataset!r} (noise is the toy generators' own)"
             )
-        if self.data_dir is not None and not self.is_image:
+        if self.data_dir is not None and not (self.is_image and not self.is_own_images):
             raise bad_value(
-                "data_dir", self.data_dir, f"None for dataset {self.dataset!r} (it is where the image files are)"
+                "data_dir", self.data_dir, f"None for dataset {self.dataset!r} (it is where the MNIST files are)"
             )
+        if self.image_size is not None and not self.is_own_images:
+            raise bad_value("image_size", self.image_size, f"None for dataset {self.dataset!r} (your own images only)")
+        if self.image_size is not None and self.image_size < 4:
+            raise bad_value("image_size", self.image_size, "an integer >= 4")
         if self.max_seconds is not None and not (math.isfinite(self.max_seconds) and self.max_seconds > 0):
             raise bad_value("max_seconds", self.max_seconds, "a positive number of seconds, or None for no limit")
 

@@ -21,9 +21,13 @@ EVAL_SAMPLES = 10_000
 
 
 def make_evaluator(config: TrainConfig, dataset: Dataset) -> Any:
-    """The metrics of a config's data: the classifier metrics for images, W1 and friends for points
-    (their reference statistics computed on the thread policy's count for `config`)."""
+    """The metrics of a config's data: the classifier metrics for MNIST's images, the random features' FD for your
+    own, W1 and friends for points (their reference statistics computed on the thread policy's count for `config`)."""
     with policy_threads(config):
+        if config.is_own_images:
+            from gankit.metrics.features import FeatureEvaluator
+
+            return FeatureEvaluator(dataset.train)
         if dataset.is_image:
             from gankit.metrics.classifier import ImageEvaluator
 
@@ -33,12 +37,11 @@ def make_evaluator(config: TrainConfig, dataset: Dataset) -> Any:
         return ToyEvaluator(None if config.is_point_file else config.dataset, dataset.fresh, noise=config.noise)
 
 
-def evaluation_draw(config: TrainConfig, evaluators: Sequence[Any]) -> tuple[int, torch.Tensor | None]:
-    """(how many samples an evaluation scores, the labels they are drawn for or None), for `evaluators` of
-    `config`'s data."""
-    if config.is_image:
-        return EVAL_SAMPLES, torch.arange(EVAL_SAMPLES) % 10 if config.conditional else None
-    return max(e.needs for e in evaluators), None
+def evaluation_draw(config: TrainConfig, evaluators: Sequence[Any], n_classes: int) -> tuple[int, torch.Tensor | None]:
+    """(how many samples an evaluation scores, the labels they are drawn for, balanced over a conditional G's
+    `n_classes`, or None), for `evaluators` of `config`'s data."""
+    n = EVAL_SAMPLES if config.is_image and not config.is_own_images else max(e.needs for e in evaluators)
+    return n, torch.arange(n) % n_classes if n_classes else None
 
 
 def score(evaluator: Any, samples: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
@@ -53,6 +56,6 @@ def evaluate_members(game: Any, evaluators: Sequence[Any | None]) -> list[dict[s
     live = [e for e in evaluators if e is not None]
     if not live:
         return [None] * len(evaluators)
-    n, labels = evaluation_draw(game.configs[0], live)
+    n, labels = evaluation_draw(game.configs[0], live, game.n_classes)
     samples = game.samples(n, seed=EVAL_SEED, labels=labels)
     return [None if e is None else score(e, s, labels) for e, s in zip(evaluators, samples)]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import gankit.plots as plots
+from gankit.data.images import GRID_IMAGES, grid_labels
 from gankit.plots import Figure, Figures
 from gankit.views import FIGURE_SEED, Snapshot
 
@@ -73,7 +74,7 @@ def lab_figure(view: Snapshot, records: Sequence[dict[str, Any]] | None = None, 
     its step; images: the snapshot's sample grid."""
     step = int(view["step"])
     if "images" in view:
-        return _grid(view["images"], conditional=len(view["labels"]) > 0, title=title or f"samples, step {step:,}")
+        return _grid(view["images"], _view_classes(view), title=title or f"samples, step {step:,}")
     cols = [int(c) for c in view["cols"]]
     names = (
         ("x", "y", "z") if view["real"].shape[1] <= 3 else tuple(f"coordinate {c + 1}" for c in range(max(cols) + 1))
@@ -95,16 +96,25 @@ def lab_figure(view: Snapshot, records: Sequence[dict[str, Any]] | None = None, 
     )
 
 
-def _grid(images: np.ndarray, *, conditional: bool, title: str) -> Figure:
-    if conditional:
-        return plots.image_grid(images, nrow=10, row_labels=[str(d) for d in range(10)], title=f"{title} (row = digit)")
+def _view_classes(view: Snapshot) -> tuple[str, ...]:
+    """The classes of an image snapshot's rows (a snapshot without their names: the labels' numbers)."""
+    if "classes" in view:
+        return tuple(str(c) for c in view["classes"])
+    return tuple(str(c) for c in np.unique(view["labels"]))
+
+
+def _grid(images: np.ndarray, classes: Sequence[str], *, title: str) -> Figure:
+    if classes:
+        return plots.image_grid(images, nrow=len(classes), row_labels=list(classes), title=f"{title} (row = class)")
     return plots.image_grid(images, nrow=10, title=title)
 
 
-def sample_grid(sample: Sample, *, conditional: bool, title: str) -> Figure:
-    """A 10x10 grid of the same 100 draws of z (FIGURE_SEED) in every call; conditional: row = digit."""
-    labels = np.repeat(np.arange(10), 10) if conditional else None
-    return _grid(sample(100, seed=FIGURE_SEED, labels=labels), conditional=conditional, title=title)
+def sample_grid(sample: Sample, *, classes: Sequence[str] = (), title: str) -> Figure:
+    """A 10x10 grid of the same 100 draws of z (FIGURE_SEED) in every call; with `classes` (a conditional G's),
+    a row of 10 per class."""
+    labels = grid_labels(classes)
+    n = len(labels) if labels is not None else GRID_IMAGES
+    return _grid(sample(n, seed=FIGURE_SEED, labels=labels), classes, title=title)
 
 
 def run_figures(
@@ -115,14 +125,14 @@ def run_figures(
     sample: Sample,
     d_probability: Callable[[np.ndarray], np.ndarray],
     real: np.ndarray | None,
-    conditional: bool = False,
+    classes: Sequence[str] = (),
     n_train: int | None = None,
 ) -> Figures:
     """Every standard figure of a run at `step`: for points (`real` given) the point figures, for images the
     sample grid; and the loss curves of `records`. (The lab view is `lab_figure`, and each progress frame.)"""
     name = Path(dataset).stem
     if real is None:
-        figures = {"samples": sample_grid(sample, conditional=conditional, title=f"{name} samples, step {step}")}
+        figures = {"samples": sample_grid(sample, classes=classes, title=f"{name} samples, step {step}")}
     else:
         figures = point_figures(sample, d_probability, real, title=f"{name}, step {step}", n_train=n_train)
     figures["losses"] = plots.loss_curves(list(records))

@@ -813,10 +813,10 @@ def metric_vs_value(table: list[dict], *, x: str, metric: str, floor: str | None
 
 
 def _tile(images: np.ndarray, nrow: int, pad: int, fill: int) -> np.ndarray:
-    """(N, H, W) -> one (nrow*(H+pad)+pad, ncols*(W+pad)+pad) array, row-major, `fill` between."""
-    n, h, w = images.shape
+    """(N, H, W[, 3]) -> one (nrow*(H+pad)+pad, ncols*(W+pad)+pad[, 3]) array, row-major, `fill` between."""
+    n, h, w = images.shape[:3]
     ncols = math.ceil(n / nrow)
-    out = np.full((nrow * (h + pad) + pad, ncols * (w + pad) + pad), fill, dtype=images.dtype)
+    out = np.full((nrow * (h + pad) + pad, ncols * (w + pad) + pad, *images.shape[3:]), fill, dtype=images.dtype)
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
         out[pad + r * (h + pad) : (r + 1) * (h + pad), pad + c * (w + pad) : (c + 1) * (w + pad)] = img
@@ -824,16 +824,18 @@ def _tile(images: np.ndarray, nrow: int, pad: int, fill: int) -> np.ndarray:
 
 
 def _uint8_images(images: np.ndarray) -> np.ndarray:
-    """(N, H, W) uint8 from uint8 pictures or from float images in [-1, 1] (what gankit's samplers give),
-    of shape (N, H, W), (N, 1, H, W) or (N, H*W) with square pictures."""
+    """(N, H, W) or, in colour, (N, H, W, 3) uint8 from uint8 pictures or from float images in [-1, 1] (what
+    gankit's samplers give), of shape (N, H, W), (N, H, W, 3), (N, 1 or 3, H, W) or (N, H*W) with square pictures."""
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
+    elif images.ndim == 4 and images.shape[1] == 3 and images.shape[3] != 3:
+        images = images.transpose(0, 2, 3, 1)
     if images.ndim == 2 and len(images) and math.isqrt(images.shape[1]) ** 2 == images.shape[1]:
         side = math.isqrt(images.shape[1])
         images = images.reshape(len(images), side, side)
-    if images.ndim != 3 or len(images) == 0:
-        raise PlotInputError(f"images must have shape (N, H, W) with N >= 1, got {images.shape}")
+    if not (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3)) or len(images) == 0:
+        raise PlotInputError(f"images must have shape (N, H, W) or (N, H, W, 3) with N >= 1, got {images.shape}")
     if images.dtype == np.uint8:
         return images
     if not np.issubdtype(images.dtype, np.floating):
@@ -854,8 +856,8 @@ def image_grid(
     row_labels: list[str] | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Grayscale images tiled into `nrow` rows: uint8 (N, H, W) (e.g. MNIST 28x28), or floats in [-1, 1]
-    as `Run.sample` gives them ((N, 1, H, W), (N, H, W) or (N, 784)).
+    """Images tiled into `nrow` rows: grayscale uint8 (N, H, W) (e.g. MNIST 28x28) or colour (N, H, W, 3), or
+    floats in [-1, 1] as `Run.sample` gives them ((N, C, H, W) with C 1 or 3, (N, H, W) or (N, 784)).
 
     Row-major: with ncols = ceil(N / nrow), image i sits at row i // ncols, column
     i % ncols, so a conditional GAN's samples ordered by class give one class per row;

@@ -26,6 +26,7 @@ from gankit import distributed, doctor, plots
 from gankit.checkpoint import load_checkpoint
 from gankit.config import TrainConfig, check_seed
 from gankit.data import Dataset, load_dataset
+from gankit.data.mnist import CLASSES, MNIST_SHAPE
 from gankit.errors import GankitError, bad_value
 from gankit.evaluation import EVAL_SEED, evaluate_members, evaluation_draw, make_evaluator, score
 from gankit.figures import FIGURE_SEED, N_POINTS, lab_figure, run_figures, save_figures, save_progress_frame
@@ -299,6 +300,17 @@ def resume(
         return _train_in(run_dir, trainer, state, networks, progress=progress, figures=figures, live=live)
 
 
+def _data_shape(config: TrainConfig, state: dict[str, Any]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """(the shape of one sample, the classes' names) of the data a checkpoint was trained on. Images: as its
+    binding records them (a checkpoint without them is of MNIST's registered sets, the only images then)."""
+    if not config.is_image:
+        return (state["data_mean"].numel(),), ()
+    recorded = state.get("binding", {})
+    if "shape" in recorded:
+        return tuple(int(n) for n in recorded["shape"]), tuple(str(c) for c in recorded["classes"])
+    return MNIST_SHAPE, CLASSES[config.dataset]
+
+
 def check_binding(state: dict[str, Any], dataset: Dataset, run_dir: Path) -> None:
     """GankitError unless `state` was trained on `dataset` (the fingerprint its checkpoint records)."""
     if state.get("binding", {}).get("data") not in (None, dataset.fingerprint()):
@@ -319,8 +331,11 @@ def _load(trainer: Trainer, state: dict[str, Any], where: str) -> None:
 
 
 def binding(trainer: Trainer) -> dict[str, Any]:
-    """What ties a checkpoint to its run beyond its config: the training data's fingerprint."""
-    return {"binding": {"data": trainer.dataset.fingerprint()}}
+    """What ties a checkpoint to its run beyond its config: the training data's fingerprint, and the shape and
+    classes of its images, which sampling a saved run needs without the data."""
+    data = trainer.dataset
+    images = {"shape": list(data.shape), "classes": list(data.classes)} if data.is_image else {}
+    return {"binding": {"data": data.fingerprint(), **images}}
 
 
 def _train_in(
@@ -499,15 +514,16 @@ class Run:
         state = load_checkpoint(path)
         check_state(state, path, self.config)
         self._state = {"binding": state.get("binding", {})}  # what ties it to its training data
-        shape = (1, 28, 28) if self.config.is_image else (state["data_mean"].numel(),)
+        shape, classes = _data_shape(self.config, state)
         self._dataset = Dataset(
             self.config.dataset,
             torch.empty(0, *shape),
             None,
-            10 if self.config.is_image else 0,
+            len(classes),
             state["data_mean"],
             state["data_std"],
             None,
+            classes,
         )
         # Weights only: sampling and plotting need no training data.
         self.trainer = networks.trainer(self.config.replace(device="cpu"), self._dataset)
@@ -519,6 +535,11 @@ class Run:
     @property
     def step(self) -> int:
         return self.trainer.step
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The names of its data's classes, in label order (labels 0, 1, ...): () for points and unlabelled images."""
+        return self._dataset.classes
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
@@ -577,13 +598,14 @@ class Run:
         """The run's metrics now (W1 and floor for toy data; FD etc. for images) of the samples `sampler` draws
         (None: `config.sampler`; a sampler other than plain adds its acceptance and seconds): a dict, shown in a
         notebook as a table. Training logs the metrics of G's own samples, as `sampler="plain"` scores them."""
-        dataset = self.training_data() if not self.config.is_image else self._dataset
-        evaluator = make_evaluator(self.config, dataset)
+        # MNIST's evaluator reads its own files; points and your own images are the reference
+        registered_images = self.config.is_image and not self.config.is_own_images
+        evaluator = make_evaluator(self.config, self._dataset if registered_images else self.training_data())
         name = self.config.sampler if sampler is None else sampler
         if name == "plain":
             (metrics,) = evaluate_members(self.trainer, [evaluator])
             return Metrics(metrics)
-        n, labels = evaluation_draw(self.config, [evaluator])
+        n, labels = evaluation_draw(self.config, [evaluator], self.trainer.n_classes)
         drawn = self.draw(n, seed=EVAL_SEED, labels=labels, sampler=name)
         return Metrics({**score(evaluator, self._dataset.to_data_space(drawn.samples), labels), **drawn.summary(name)})
 
@@ -650,7 +672,7 @@ class Run:
             sample=self.sample,
             d_probability=self.d_probability,
             real=None if dataset is None else dataset.fresh(N_POINTS, FIGURE_SEED),
-            conditional=self.config.conditional,
+            classes=self.classes if self.config.conditional else (),
             n_train=None if dataset is None else len(dataset.train),
         )
         if dataset is not None and self.config.sampler != "plain":

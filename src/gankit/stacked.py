@@ -383,6 +383,8 @@ class StackedTrainer:
     member one step and returns their statistics as a (K, 4) tensor (columns STAT_NAMES), without reading it.
     """
 
+    n_classes = 0  # a stack trains points, which have no classes
+
     def __init__(
         self,
         configs: Sequence[TrainConfig],

@@ -13,8 +13,9 @@ For toy data a snapshot holds what the lab view draws (`gankit.figures.lab_figur
   the curve G(z) over [-LATTICE, LATTICE], for a 2-D latent a 9 x 9 lattice with its grid lines, for
   more the lattice on the z1-z2 plane with the other coordinates at 0; `latent` says which.
 
-For images a snapshot holds the 10 x 10 grid of the same 100 draws of z (`images`, uint8) and, for a
-conditional model, the digit of each (`labels`, row = digit).
+For images a snapshot holds the grid of the same 100 draws of z (`images`, uint8 (N, H, W) or (N, H, W, C))
+and, for a conditional model, 10 draws per class: the class of each (`labels`, row = class) and the classes'
+names (`classes`).
 
 The training loop saves one snapshot per evaluation as RUN/views/step-N.npz (about 50 kB), so that a
 report page can redraw the views at every step after the fact.
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gankit.data.images import GRID_IMAGES, grid_labels, to_uint8
 from gankit.files import atomic_write, read_npz
 from gankit.losses import GeneratorBatch
 from gankit.runfolder import VIEW_DIR
@@ -55,7 +57,7 @@ class Sources:
     push: Callable[[np.ndarray], np.ndarray] | None  # points -> the G loss's push on each (None: no loss known)
     real: np.ndarray | None  # training points in data units; None for images
     latent_dim: int
-    conditional: bool = False
+    classes: tuple[str, ...] = ()  # a conditional G's classes, in label order; () unconditional
     n_train: int | None = None  # the training set's size (`real` may be a subset); None: len(real)
 
 
@@ -136,7 +138,7 @@ def trainer_sources(trainer: Any, dataset: Any = None) -> Sources:
         push=None if image else generator_push(trainer, real),
         real=None if image else real,
         latent_dim=trainer.config.latent_dim,
-        conditional=bool(trainer.n_classes),
+        classes=dataset.classes if trainer.n_classes else (),
         n_train=None if image else len(dataset.train),
     )
 
@@ -180,11 +182,15 @@ def lattice(latent_dim: int) -> tuple[np.ndarray, str]:
 def snapshot(sources: Sources, step: int) -> Snapshot:
     """The views of a GAN at `step` (see the module's docstring), as a dict of numpy arrays and strings."""
     if sources.real is None:
-        from gankit.data.mnist import images_to_uint8
-
-        labels = np.repeat(np.arange(10), 10) if sources.conditional else None
-        images = images_to_uint8(sources.sample(100, seed=FIGURE_SEED, labels=labels))
-        return {"step": step, "images": images, "labels": labels if labels is not None else np.empty(0, np.int64)}
+        labels = grid_labels(sources.classes)
+        n = len(labels) if labels is not None else GRID_IMAGES
+        images = to_uint8(sources.sample(n, seed=FIGURE_SEED, labels=labels))
+        return {
+            "step": step,
+            "images": images,
+            "labels": labels if labels is not None else np.empty(0, np.int64),
+            "classes": np.asarray(sources.classes, dtype=str),
+        }
     real = np.asarray(sources.real, dtype=np.float32)
     d = real.shape[1]
     cols, fixed, plane_text = plane(real)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from gankit.data import mnist
+from gankit.data.images import is_image_archive, is_image_folder, load_images
 from gankit.data.toy import (
     GRID_SIGMA,
     RING_SIGMA,
@@ -42,7 +43,10 @@ class DataConfig(Protocol):
     noise: float | None
     seed: int
     data_dir: str | None
+    image_size: int | None
+    conditional: bool
     is_image: bool
+    is_own_images: bool
     is_point_file: bool
 
 
@@ -52,6 +56,8 @@ __all__ = [
     "Dataset",
     "DatasetEntry",
     "grid_means",
+    "is_image_dataset",
+    "is_own_images",
     "is_point_file",
     "load_dataset",
     "load_points",
@@ -68,7 +74,7 @@ POINT_FILE_SUFFIXES = (".csv", ".npy")
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """A named data set: `toy` (a generator of points) or `image` (28x28 digits with labels)."""
+    """A named data set: `toy` (a generator of points) or `image` (MNIST's IDX files: 28x28 with labels)."""
 
     kind: str
     make: Callable[..., np.ndarray] | None = None  # toy: (n_samples, *, noise, random_state) -> (n, dim) float32
@@ -95,17 +101,32 @@ def is_point_file(name: str) -> bool:
     return name.lower().endswith(POINT_FILE_SUFFIXES)
 
 
+def is_own_images(name: str) -> bool:
+    """Whether a dataset name is a path to the user's own images: an .npz, or a folder (gankit.data.images)."""
+    return name not in DATASETS and (is_image_archive(name) or (not is_point_file(name) and is_image_folder(name)))
+
+
+def is_image_dataset(name: str) -> bool:
+    """Whether a dataset name gives images (a registered image set or the user's own) rather than points."""
+    return (name in DATASETS and DATASETS[name].kind == "image") or is_own_images(name)
+
+
 @dataclass
 class Dataset:
     """A training set as the trainer draws from it, and how to map its samples back to the data's units."""
 
     name: str
-    train: torch.Tensor  # (N, *shape) float32, standardised (toy) or in [-1, 1] (images)
+    train: torch.Tensor  # (N, *shape) float32, standardised (toy) or (N, C, H, W) in [-1, 1] (images)
     labels: torch.Tensor | None  # (N,) int64 class indices, images only
     n_classes: int
     mean: torch.Tensor  # per-coordinate shift and scale undone by to_data_space (0 and 1 for images)
     std: torch.Tensor
     fresh: Callable[[int, int], np.ndarray] | None  # (n, seed) -> new real points in data units; toy only
+    classes: tuple[str, ...] = ()  # the classes' names, in label order; () with n_classes: their numbers
+
+    def __post_init__(self) -> None:
+        if self.n_classes and not self.classes:
+            self.classes = tuple(str(k) for k in range(self.n_classes))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -139,15 +160,36 @@ def _check_size(config: DataConfig, available: int, what: str) -> None:
         raise bad_value("n_samples", config.n_samples, f"at most the {available} {what} of {config.dataset!r}")
 
 
+def _own_images(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor | None, tuple[str, ...]]:
+    """The user's images (N, C, H, W) in [-1, 1], their labels and class names; GankitError where a conditional
+    GAN is asked of images without labels."""
+    images = load_images(config.dataset, config.image_size)
+    if config.conditional and images.labels is None:
+        raise bad_value(
+            "conditional",
+            True,
+            f"False for dataset {config.dataset!r}, which has no labels (labels: one sub-folder per class, or "
+            "`labels` in the .npz)",
+        )
+    pixels = torch.from_numpy(images.pixels).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
+    labels = None if images.labels is None else torch.from_numpy(images.labels)
+    return pixels, labels, images.classes
+
+
 def load_dataset(config: DataConfig) -> Dataset:
     """The training data a config names; toy sets are drawn with `config.seed`."""
     if config.is_image:
-        images, labels = mnist.load_mnist("train", dataset=config.dataset, data_dir=config.data_dir)
+        if config.is_own_images:
+            images, labels, classes = _own_images(config)
+        else:
+            images, labels = mnist.load_mnist("train", dataset=config.dataset, data_dir=config.data_dir)
+            classes = mnist.CLASSES[config.dataset]
         if config.n_samples is not None:  # the first n training images (views: the cached tensors stay whole)
             _check_size(config, len(images), "images")
-            images, labels = images[: config.n_samples], labels[: config.n_samples]
+            images = images[: config.n_samples]
+            labels = None if labels is None else labels[: config.n_samples]
         zero, one = torch.zeros(()), torch.ones(())
-        return Dataset(config.dataset, images, labels, 10, zero, one, None)
+        return Dataset(config.dataset, images, labels, len(classes), zero, one, None, classes)
     if config.is_point_file:
         points = load_points(config.dataset)
         if config.n_samples is not None:  # the first n points of the file

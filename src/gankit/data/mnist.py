@@ -2,7 +2,6 @@
 
 `load_mnist(split)` returns images float32 of shape (N, 1, 28, 28) scaled to [-1, 1]
 (pixel / 127.5 - 1, the range of a tanh generator) and labels int64 of shape (N,).
-`images_to_uint8` turns generated images back into 8-bit pictures.
 
 Where the files live (`resolve_data_dir`): the `data_dir` argument, else the GANKIT_DATA_DIR
 environment variable, else the user cache folder ($XDG_CACHE_HOME or ~/.cache)/gankit/<dataset>.
@@ -44,6 +43,7 @@ from gankit.notebook import progress_bar
 SPLITS = ("train", "test")
 DATA_DIR_ENV = "GANKIT_DATA_DIR"
 IMAGE_SIZE = 28
+MNIST_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)  # one image (C, H, W)
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -74,6 +74,22 @@ CHECKSUMS = {
 
 # An IDX file's bytes, compressed or not: the largest (60,000 images) holds 47 MB; more is not an MNIST file.
 IDX_LIMIT = 64_000_000
+# the classes' names, in label order
+CLASSES = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
 DATASETS = tuple(CHECKSUMS)  # the image data sets this loader knows: mnist, fashion_mnist
 IDX_LABELS, IDX_IMAGES = 0x00000801, 0x00000803  # unsigned bytes, 1 and 3 dimensions
 _DOWNLOAD_ERRORS = (OSError, http.client.HTTPException)  # URLError and timeouts are OSErrors
@@ -293,20 +309,3 @@ def load_mnist(
     stamps = tuple((path.stat().st_mtime_ns, path.stat().st_size) for path in found)
     checksums = tuple(CHECKSUMS[dataset][name] for name in names)
     return _decode(dataset, split, tuple(found), stamps, checksums)
-
-
-def images_to_uint8(images: torch.Tensor) -> np.ndarray:
-    """The inverse of the [-1, 1] scaling: uint8 pictures of shape (N, 28, 28), rounded and clipped to 0..255.
-
-    Accepts a tensor or array of shape (N, 1, 28, 28), (N, 28, 28) or (N, 784), e.g. a generator's output.
-    """
-    if isinstance(images, torch.Tensor):
-        array = images.detach().to("cpu", torch.float32).numpy()
-    else:
-        array = np.asarray(images, dtype=np.float32)
-    n = array.shape[0] if array.ndim else 0
-    side = IMAGE_SIZE
-    if array.shape not in ((n, 1, side, side), (n, side, side), (n, side * side)):
-        raise bad_value("images.shape", tuple(array.shape), "(N, 1, 28, 28), (N, 28, 28) or (N, 784)")
-    pixels = (array.reshape(n, side, side) + 1.0) * 127.5
-    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)

@@ -1,4 +1,5 @@
-"""Metrics: `gankit.metrics.toy` for point clouds, `gankit.metrics.classifier` for MNIST-like images, and `METRICS`,
+"""Metrics: `gankit.metrics.toy` for point clouds, `gankit.metrics.classifier` for MNIST-like images,
+`gankit.metrics.features` for your own images, and `METRICS`,
 the one list of what they report: each metric's name, its floor (or a share's ceiling), whether lower is better and
 how it is shown. The evaluators' records, the report's table and charts, the training curves, a sweep's table and
 a run's best evaluation all read it; a key an evaluator writes is a registered metric, a metric's floor, or a
@@ -53,6 +54,12 @@ for name, metric in {
     # images
     "fd": Metric(
         "Fréchet distance in the classifier's features", floor="fd_floor", curve="Fréchet distance", ranks_runs=True
+    ),
+    "fd_random": Metric(
+        "Fréchet distance in a fixed random network's features (your own images)",
+        floor="fd_random_floor",
+        curve="Fréchet distance (random features)",
+        ranks_runs=True,
     ),
     "classifier_score": Metric("classifier score (Inception Score with the MNIST classifier)", lower_is_better=False),
     "label_accuracy": Metric("label accuracy of conditional samples", lower_is_better=False),

@@ -13,6 +13,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from gankit.errors import bad_value
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.registry import Registry
 from gankit.resources import require
@@ -56,11 +57,18 @@ def _build_mlp(config: ModelConfig, data_shape: Sequence[int], n_classes: int) -
 
 
 def _build_dcgan(config: ModelConfig, data_shape: Sequence[int], n_classes: int) -> tuple[nn.Module, nn.Module]:
-    from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+    from gankit.models.dcgan import STRIDE, DCGANDiscriminator, DCGANGenerator
 
+    if len(data_shape) != 3 or data_shape[1] % STRIDE or data_shape[2] % STRIDE:
+        raise bad_value(
+            "model",
+            "dcgan",
+            f"mlp for images of shape {tuple(data_shape)} (dcgan needs sides that are multiples of {STRIDE}: "
+            "image_size=N resizes your own images to N x N)",
+        )
     return (
-        DCGANGenerator(config.latent_dim, n_classes=n_classes, hidden=config.g_hidden),
-        DCGANDiscriminator(n_classes=n_classes, hidden=config.d_hidden),
+        DCGANGenerator(config.latent_dim, image_shape=data_shape, n_classes=n_classes, hidden=config.g_hidden),
+        DCGANDiscriminator(image_shape=data_shape, n_classes=n_classes, hidden=config.d_hidden),
     )
 
 
