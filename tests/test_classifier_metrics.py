@@ -287,3 +287,21 @@ def test_real_classifier_and_evaluator(mnist_dir, monkeypatch):
     scores = evaluator.evaluate(noise)
     assert scores["fd"] > 50 * evaluator.floor
     assert scores["classifier_score"] < 2.0
+
+
+def test_evaluators_of_one_process_embed_the_reference_once_and_follow_changed_data(tmp_path, monkeypatch):
+    data = _fake_mnist(monkeypatch)
+    torch.manual_seed(3)
+    metadata = {"format": clf.FORMAT, "version": clf.FORMAT_VERSION}
+    clf._write_cache(classifier_path(cache_dir=tmp_path), MNISTClassifier(), metadata)
+    embedded, embed = [], clf.embed
+    monkeypatch.setattr(clf, "embed", lambda model, images: embedded.append(len(images)) or embed(model, images))
+    first = ImageEvaluator(cache_dir=tmp_path, n_reference=100, progress=False)
+    second = ImageEvaluator(cache_dir=tmp_path, n_reference=100, progress=False)
+    assert embedded == [100, 100]  # the test and training references, once
+    assert (second.floor, second.test_accuracy) == (first.floor, first.test_accuracy)
+    assert np.array_equal(second.mu, first.mu) and np.array_equal(second.cov, first.cov)
+    images, labels = data["train"]
+    data["train"] = (images.flip(0).clone(), labels.flip(0).clone())  # other training images: other statistics
+    third = ImageEvaluator(cache_dir=tmp_path, n_reference=100, progress=False)
+    assert embedded == [100, 100, 100, 100] and third.floor != first.floor

@@ -10,7 +10,8 @@ The questions, each answered with its figures and numbers measured in this very 
    digit grids over training and their classifier metrics.
 
 `quick=True` trains fewer steps and seeds, for a class on laptops (docs/threads-and-sharing.md gives its
-time here). The lab says as it goes what each question cost, and computes on gankit's thread policy
+time here), and draws no PNG figures into the run folders: the page shows every view and curve from the runs'
+saved views and metrics, and `gankit plot RUN` draws a run's figures when they are wanted. The lab says as it goes what each question cost, and computes on gankit's thread policy
 (gankit.threads), so that a class sharing one server shares its cores. The pages and run folders go
 under `out`: out/report.html, out/runs/<question>, out/latent-sweep.
 """
@@ -63,7 +64,7 @@ class _Book:
         config = config.replace(eval_every=every, keep_checkpoints=1)
         self.say(f"training {name} ({config.steps:,} steps)")
         started = time.perf_counter()
-        run = train(config, self.out / "runs" / name, progress=self.progress, force=self.force)
+        run = train(config, self.out / "runs" / name, progress=self.progress, force=self.force, figures=not self.quick)
         self.say(f"  {name}: {time.perf_counter() - started:.0f} s")
         return run
 
@@ -196,6 +197,7 @@ def _latent(book: _Book) -> None:
         out=book.out / "latent-sweep",
         force=True,
         progress=book.progress,
+        figures=not book.quick,
     )
     book.sections += [
         "<h2>4. How small can the latent be? (swiss roll)</h2>",
