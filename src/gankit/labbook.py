@@ -11,8 +11,9 @@ The questions, each answered with its figures and numbers measured in this very 
 
 `quick=True` trains fewer steps and seeds, for a class on laptops (docs/threads-and-sharing.md gives its
 time here), and draws no PNG figures into the run folders: the page shows every view and curve from the runs'
-saved views and metrics, and `gankit plot RUN` draws a run's figures when they are wanted. The lab says as it goes what each question cost, and computes on gankit's thread policy
-(gankit.threads), so that a class sharing one server shares its cores. The pages and run folders go
+saved views and metrics, and `gankit plot RUN` draws a run's figures when they are wanted. The lab says as it
+goes what each question cost, and computes on gankit's thread policy (gankit.threads), so that a class sharing
+one server shares its cores. The pages and run folders go
 under `out`: out/report.html, out/runs/<question>, out/latent-sweep.
 """
 
