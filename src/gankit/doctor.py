@@ -19,7 +19,7 @@ from typing import Any
 
 from gankit.data import DATASETS
 from gankit.losses import LOSSES, Loss, config_name
-from gankit.metrics import RANKING
+from gankit.metrics import METRICS, RANKING, label
 from gankit.registry import CUSTOM
 from gankit.runfolder import best_record
 
@@ -189,15 +189,11 @@ def _quality(records: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]] 
     return (metric, evals) if evals else None
 
 
-def _name(metric: str) -> str:
-    return "W1 / floor" if metric == "w1_ratio" else metric.upper()
-
-
 def _far(metric: str, record: dict[str, Any]) -> float:
-    """How many times the floor a quality value is (W1 / floor is one already)."""
-    if metric == "w1_ratio":
+    """How many times the floor a quality value is (W1 / floor, which has none, is one already)."""
+    if METRICS[metric].floor is None:
         return record[metric]
-    floor = record.get(f"{metric}_floor")
+    floor = record.get(METRICS[metric].floor)
     return record[metric] / floor if isinstance(floor, (int, float)) and floor > 0 else math.inf
 
 
@@ -215,7 +211,7 @@ def ended_worse(records: list[dict[str, Any]]) -> Finding | None:
     return Finding(
         last["step"],
         "ended_worse",
-        f"the run ended at {_name(metric)} {_number(last[metric])} (step {last['step']:,}), worse than its best "
+        f"the run ended at {label(metric)} {_number(last[metric])} (step {last['step']:,}), worse than its best "
         f"{_number(best[metric])} at step {best['step']:,}",
         "the game drifted away from its best point (often D overtaking G); that step is kept: run.best() "
         "(gankit plot --best)",
@@ -267,7 +263,7 @@ def _overpowers(records, config, quality) -> Finding | None:
         max(last_logs[-1]["step"], last["step"]),
         "d_overpowers",
         f"D(G(z)) is {_number(_mean(last_logs, 'd_fake'))} against D(x) {_number(_mean(last_logs, 'd_real'))} over "
-        f"the last {len(last_logs)} log lines while {_name(metric)} {state} its best {_number(best[metric])} at step "
+        f"the last {len(last_logs)} log lines while {label(metric)} {state} its best {_number(best[metric])} at step "
         f"{best['step']:,}",
         "D learns faster than G can follow: it rejects every generated point, and G chases D's latest boundary "
         "instead of the data",
@@ -371,7 +367,7 @@ def _oscillation(config, quality) -> Finding | None:
     return Finding(
         last["step"],
         "oscillation",
-        f"{_name(metric)} swung up and down by {SWING:g}x or more {swings} times in a row over the last "
+        f"{label(metric)} swung up and down by {SWING:g}x or more {swings} times in a row over the last "
         f"{len(values)} evaluations ({', '.join(_number(v) for v in values)}, to step {last['step']:,})",
         "G and D keep overshooting each other: each update moves the game past its balance point and back",
         ", ".join([_lower_learning_rates(config)] + ([] if config.ema else ["ema=0.999 (now 0)"]) + _smooth_d(config)),
@@ -392,7 +388,7 @@ def _no_progress(config, quality) -> Finding | None:
     return Finding(
         last["step"],
         "no_progress",
-        f"{_name(metric)} has not improved over the last {STALL_EVALS} evaluations (best {_number(before[metric])} at "
+        f"{label(metric)} has not improved over the last {STALL_EVALS} evaluations (best {_number(before[metric])} at "
         f"step {before['step']:,}, {_number(recent[metric])} since, to step {last['step']:,}), "
         f"{_number(_far(metric, before))} times the floor",
         "the game is stuck: G's updates no longer bring its samples closer to the data",

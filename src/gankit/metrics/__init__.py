@@ -20,7 +20,8 @@ class Metric:
     `floor`: the key of its reference value (W1 between two real samples; the share of the data's own samples for
     a share); `lower_is_better`; `curve`: the title of its panel over training (None: not drawn);
     `ranks_runs`: it is a run's own measure of quality, which picks the best evaluation (the first registered of
-    these that a run logs); `summarised`: a sweep's table gives its mean and interval over seeds.
+    these that a run logs); `summarised`: a sweep's table gives its mean and interval over seeds; `label`: its name
+    in a sentence ("" : the key itself).
     """
 
     description: str
@@ -29,13 +30,16 @@ class Metric:
     curve: str | None = None
     ranks_runs: bool = False
     summarised: bool = True
+    label: str = ""
 
 
 METRICS: Registry[Metric] = Registry("metric")
 for name, metric in {
     # points
     "w1": Metric("Wasserstein-1 distance to fresh real points", floor="w1_floor", curve="Wasserstein-1 distance"),
-    "w1_ratio": Metric("W1 / floor (1 = as close as another real sample)", ranks_runs=True, summarised=False),
+    "w1_ratio": Metric(
+        "W1 / floor (1 = as close as another real sample)", ranks_runs=True, summarised=False, label="W1 / floor"
+    ),
     "mmd": Metric("squared MMD"),
     "radial_error": Metric("mean | ||x|| - 1 |"),
     "modes": Metric("modes covered", lower_is_better=False),
@@ -53,13 +57,18 @@ for name, metric in {
     "hist_js": Metric("JS between histograms on a 30 x 30 grid, bits"),
     # images
     "fd": Metric(
-        "Fréchet distance in the classifier's features", floor="fd_floor", curve="Fréchet distance", ranks_runs=True
+        "Fréchet distance in the classifier's features",
+        floor="fd_floor",
+        curve="Fréchet distance",
+        ranks_runs=True,
+        label="FD",
     ),
     "fd_random": Metric(
         "Fréchet distance in a fixed random network's features (your own images)",
         floor="fd_random_floor",
         curve="Fréchet distance (random features)",
         ranks_runs=True,
+        label="FD (random features)",
     ),
     "classifier_score": Metric("classifier score (Inception Score with the MNIST classifier)", lower_is_better=False),
     "label_accuracy": Metric("label accuracy of conditional samples", lower_is_better=False),
@@ -70,6 +79,12 @@ for name, metric in {
     "sampling_seconds": Metric("seconds the sampler took"),
 }.items():
     METRICS.add(name, metric)
+
+
+def label(name: str) -> str:
+    """A metric's name in a sentence: "FD", "W1 / floor"; the key itself where it has none."""
+    return METRICS[name].label or name if name in METRICS else name
+
 
 FLOORS = tuple(m.floor for _, m in METRICS.items() if m.floor)  # keys of reference values, not metrics
 RANKING = tuple(name for name, m in METRICS.items() if m.ranks_runs)  # a run's own measure of quality, in order
