@@ -13,6 +13,8 @@ from fast_metrics import use_fast_metrics
 from gankit import doctor
 from gankit.cli import main
 from gankit.config import TrainConfig
+from gankit.data.mnist import load_mnist
+from gankit.models import MLPDiscriminator
 
 
 def test_a_run_that_ends_far_worse_than_its_best_is_told_so_with_the_step():
@@ -255,3 +257,51 @@ def test_a_healthy_run_of_the_toy_defaults_raises_nothing(tmp_path, monkeypatch)
     config = TrainConfig(dataset="circle", steps=1500, eval_every=150)
     run = gankit.train(config, tmp_path / "run", progress=False, figures=False)
     assert run.diagnose() == [] and _events(run.path) == []
+
+
+class OneImage(nn.Module):
+    """A G that ignores z: every sample is the same learnable image."""
+
+    def __init__(self):
+        super().__init__()
+        self.image = nn.Parameter(torch.zeros(1, 1, 28, 28))
+
+    def forward(self, z):
+        return torch.tanh(self.image).expand(len(z), 1, 28, 28) + 0 * z[:, :1, None, None]
+
+
+class DigitsIgnoringLabels(nn.Module):
+    """A conditional G that ignores its label: z picks one of 100 real digits (10 of each), whatever is asked."""
+
+    def __init__(self, images):
+        super().__init__()
+        self.register_buffer("images", images)
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, z, labels):
+        index = (z[:, 0].abs() * 1000).long() % len(self.images)
+        return self.images[index] * self.scale
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("conditional", [False, True])
+def test_an_mnist_g_that_collapses_or_ignores_its_labels_is_told_so(tmp_path, monkeypatch, mnist_dir, conditional):
+    """Real MNIST runs scored by the shipped classifier (1,000 images per evaluation, for time): one image is one
+    digit's share; real digits drawn whatever the label are the right shares and the wrong labels."""
+    monkeypatch.setattr(gankit.evaluation, "EVAL_SAMPLES", 1000)
+    config = TrainConfig(
+        dataset="mnist", data_dir=str(mnist_dir), n_samples=512, conditional=conditional, steps=60, eval_every=20
+    )
+    if conditional:
+        images, labels = load_mnist("test", data_dir=mnist_dir)
+        G = DigitsIgnoringLabels(torch.cat([images[labels == digit][:10] for digit in range(10)]))
+    else:
+        G = OneImage()
+    D = MLPDiscriminator((1, 28, 28), (64,), n_classes=10 if conditional else 0)
+    run = gankit.train(config, tmp_path / "run", generator=G, discriminator=D, progress=False, figures=False)
+    (finding,) = [f for f in run.diagnose() if f.kind == "mode_collapse"]
+    last = [r for r in run.metrics if "class_shares" in r][-1]
+    if conditional:
+        assert finding.subject == "labels" and last["label_accuracy"] < 0.2 and last["coverage_min"] > 0.05
+    else:
+        assert "of the samples at the last two evaluations" in finding.seen and max(last["class_shares"]) > 0.9

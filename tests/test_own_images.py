@@ -187,6 +187,9 @@ def test_the_cli_trains_a_folder_and_refuses_a_bad_one_with_exit_2(tmp_path, cap
     command = ["train", "--dataset", str(folder), "--steps", "4", "--batch-size", "8"]
     assert main([*command, "--out", str(tmp_path / "run")]) == 0
     assert json.loads((tmp_path / "run" / "config.json").read_text())["dataset"] == str(folder)
+    assert main(["sample", str(tmp_path / "run"), "--n", "5", "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as samples:
+        assert samples["images"].shape == (5, 8, 8) and samples["images"].dtype == np.uint8  # as the folder's
     capsys.readouterr()
     (folder / "zz.png").write_bytes(b"\x89PNG broken")
     assert main([*command, "--out", str(tmp_path / "bad")]) == 2
