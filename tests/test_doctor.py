@@ -134,6 +134,26 @@ def test_mode_collapse_on_toy_modes_mnist_digits_and_conditional_labels():
     assert [(f.kind, f.step) for f in found] == [("mode_collapse", 400)] and "digit 0 is under 2%" in found[0].seen
     labels = [{"step": s, "fd": 15.0, "fd_floor": 1.0, "label_accuracy": a} for s, a in ((100, 0.9), (200, 0.3))]
     assert _kinds(labels, mnist) == [] and _kinds([*labels, {**labels[1], "step": 300}], mnist) == ["mode_collapse"]
+    # a G still learning is not told: rare digits that rise, or that never had a share while none dominates;
+    # labels followed more at each evaluation
+    learning = [[0.002, *shares], [0.012, *shares]]
+    never = [[0.004, 0.3, *shares[2:], 0.05], [0.004, 0.3, *shares[2:], 0.05]]
+    for case in (learning, never):
+        assert (
+            _kinds(
+                [{"step": 100 * (i + 1), "fd": 20.0, "fd_floor": 1.0, "class_shares": c} for i, c in enumerate(case)],
+                mnist,
+            )
+            == []
+        )
+    one = [0.0] * 9 + [1.0]
+    assert _kinds([{"step": s, "fd": 90.0, "fd_floor": 1.0, "class_shares": one} for s in (100, 200)], mnist) == [
+        "mode_collapse"
+    ]
+    rising = [
+        {"step": s, "fd": 15.0, "fd_floor": 1.0, "label_accuracy": a} for s, a in ((100, 0.1), (200, 0.2), (300, 0.35))
+    ]
+    assert _kinds(rising, mnist) == []
 
 
 def test_oscillation_and_no_progress_of_the_quality():
@@ -158,7 +178,11 @@ def test_oscillation_and_no_progress_of_the_quality():
 def test_each_finding_is_told_once_until_it_changes():
     watcher = doctor.Doctor(TrainConfig(dataset="mnist"))
     shares = lambda low: [low, *[0.1] * 9]  # noqa: E731
-    records = [{"step": s, "fd": 20.0, "fd_floor": 1.0, "class_shares": shares(0.005)} for s in (100, 200)]
+    records = [
+        {"step": s, "fd": 20.0, "fd_floor": 1.0, "class_shares": shares(a)} for s, a in ((50, 0.1), (100, 0.005))
+    ]
+    assert watcher.check(records) == []
+    records.append({"step": 200, "fd": 20.0, "fd_floor": 1.0, "class_shares": shares(0.005)})
     assert [f.subject for f in watcher.check(records)] == ["0"]
     records.append({"step": 300, "fd": 20.0, "fd_floor": 1.0, "class_shares": shares(0.005)})
     assert watcher.check(records) == []
