@@ -147,9 +147,17 @@ def test_mode_collapse_on_toy_modes_mnist_digits_and_conditional_labels():
             == []
         )
     one = [0.0] * 9 + [1.0]
-    assert _kinds([{"step": s, "fd": 90.0, "fd_floor": 1.0, "class_shares": one} for s in (100, 200)], mnist) == [
-        "mode_collapse"
-    ]
+    onto_one = [{"step": s, "fd": 90.0, "fd_floor": 1.0, "class_shares": one} for s in (100, 200, 300)]
+    assert _kinds(onto_one[:2], mnist) == [] and _kinds(onto_one, mnist) == ["mode_collapse"]
+    # the MNIST GAN's first evaluations: mostly 1s, less so at each
+    ones = [[0.0, share, 0.0, 1 - share, *[0.0] * 6] for share in (0.81, 0.926, 0.799)]
+    assert (
+        _kinds(
+            [{"step": 100 * (i + 1), "fd": 500.0, "fd_floor": 1.0, "class_shares": c} for i, c in enumerate(ones)],
+            mnist,
+        )
+        == []
+    )
     rising = [
         {"step": s, "fd": 15.0, "fd_floor": 1.0, "label_accuracy": a} for s, a in ((100, 0.1), (200, 0.2), (300, 0.35))
     ]
