@@ -149,7 +149,10 @@ def main() -> None:
     if args.data_dir:
         os.environ["GANKIT_DATA_DIR"] = args.data_dir
     names = args.only.split(",")
-    print(f"{args.seeds} seeds, {args.steps:,} steps, {args.evals} evaluations each; {platform.processor()}")
+    print(
+        f"{args.seeds} seeds, {args.steps:,} steps (MNIST: {args.mnist_steps:,}), {args.evals} evaluations each; "
+        f"{platform.processor()}"
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="gankit-doctor-") as tmp:
         for name in names:

@@ -47,6 +47,7 @@ from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError
 from gankit.latent import draw_latent
 from gankit.losses import DiscriminatorBatch, GeneratorBatch, Loss
+from gankit.memberstate import member_state
 from gankit.models import MLPDiscriminator, MLPGenerator, build_models
 from gankit.models.normalization import (
     is_spectral,
@@ -589,20 +590,18 @@ class StackedTrainer:
             ema_state = {name: t.clone() for name, t in G.state_dict().items()}
             self.G.load_member(G, self.g_params, k)
         opt_g, opt_d = self._templates(k)
-        dataset = self.datasets[k]
-        return {
-            "step": self.step,
-            "G": g_state,
-            "G_ema": ema_state,
-            "D": {name: t.clone() for name, t in D.state_dict().items()},
-            "opt_g": self.opt_g.member_state(opt_g, k),
-            "opt_d": self.opt_d.member_state(opt_d, k),
-            "rng": self.rngs[k].get_state(),
-            "order": self.walker.order[k].cpu().clone(),
-            "cursor": self.walker.cursor,
-            "data_mean": dataset.mean,
-            "data_std": dataset.std,
-        }
+        return member_state(
+            step=self.step,
+            G=g_state,
+            G_ema=ema_state,
+            D={name: t.clone() for name, t in D.state_dict().items()},
+            opt_g=self.opt_g.member_state(opt_g, k),
+            opt_d=self.opt_d.member_state(opt_d, k),
+            rng=self.rngs[k].get_state(),
+            order=self.walker.order[k].cpu().clone(),
+            cursor=self.walker.cursor,
+            data=self.datasets[k],
+        )
 
     def load_member_state(self, k: int, state: dict[str, Any]) -> None:
         """Put member k's state (`member_state`'s format) back into the stack; all members must be at one step."""

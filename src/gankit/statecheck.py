@@ -21,12 +21,8 @@ from torch import nn
 
 from gankit.config import FREE_FIELDS, TrainConfig
 from gankit.errors import GankitError
+from gankit.memberstate import CHECKPOINT_ENTRIES, STATE_FORMAT, state_format
 
-# What every checkpoint holds, and of which type: anything else is a forged or foreign file.
-CHECKPOINT_ENTRIES = {
-    "config": dict, "step": int, "G": dict, "D": dict, "opt_g": dict, "opt_d": dict, "rng": torch.Tensor,
-    "order": torch.Tensor, "cursor": int, "data_mean": torch.Tensor, "data_std": torch.Tensor, "global_rng": dict,
-}  # fmt: skip
 ADAM_MOMENTS = ("exp_avg", "exp_avg_sq")
 ACCEPTED = "a checkpoint written by gankit train for this run"
 
@@ -44,6 +40,12 @@ def check_state(state: dict[str, Any], path: Path, config: TrainConfig, game: An
         if not isinstance(value, kind) or isinstance(value, bool):
             found = "missing" if name not in state else f"a {type(value).__name__}"
             raise GankitError(f"{where} has {found} for {name!r}; accepted: a checkpoint written by gankit train")
+    written = state_format(state)
+    if not isinstance(written, int) or isinstance(written, bool) or not 1 <= written <= STATE_FORMAT:
+        raise GankitError(
+            f"{where} has state format {written!r}, which this gankit does not know (a later version wrote it?); "
+            f"accepted: formats 1 to {STATE_FORMAT}"
+        )
     ours = config.to_dict()
     theirs = state["config"]
     keys = sorted((set(ours) | set(theirs)) - set(FREE_FIELDS))

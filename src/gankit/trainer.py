@@ -29,6 +29,7 @@ from gankit.data import Dataset
 from gankit.errors import GankitError, bad_value
 from gankit.latent import draw_latent
 from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
+from gankit.memberstate import member_state
 from gankit.models import build_models
 from gankit.models.normalization import normalise_discriminator
 from gankit.models.user import check_networks, discriminator_call, generator_call
@@ -480,19 +481,18 @@ class Trainer:
     # ----- state -----
     def state_dict(self) -> dict[str, Any]:
         """The whole state of the run (live tensors): weights, EMA, optimisers, RNG, data order, step."""
-        return {
-            "step": self.step,
-            "G": self.G.state_dict(),
-            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "rng": self.rng.get_state(),
-            "order": self.walker.order[0],
-            "cursor": self.walker.cursor,
-            "data_mean": self.dataset.mean,
-            "data_std": self.dataset.std,
-        }
+        return member_state(
+            step=self.step,
+            G=self.G.state_dict(),
+            G_ema=self.G_ema.state_dict() if self.G_ema is not None else None,
+            D=self.D.state_dict(),
+            opt_g=self.opt_g.state_dict(),
+            opt_d=self.opt_d.state_dict(),
+            rng=self.rng.get_state(),
+            order=self.walker.order[0],
+            cursor=self.walker.cursor,
+            data=self.dataset,
+        )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a `state_dict()`: the next steps are those the saved run would have taken."""
