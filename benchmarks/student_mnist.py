@@ -1,13 +1,14 @@
 """The student's own MNIST networks, as the lab sheet asks for them, trained by `gankit.train` with gankit's defaults.
 
     python -m benchmarks.student_mnist [--models cgan,dcgan] [--seeds 3] [--seconds 180] [--config JSON]
-                                       [--data-dir DIR]
+                                       [--loss sheet] [--data-dir DIR]
 
 - cgan: the sheet's conditional GAN: MLPs, the one-hot label appended to z and to D's input, D ending in
   nn.Sigmoid, the sheet's loss written with torch.log on D's probabilities;
 - dcgan: a student's convolutional pair: G a linear layer to 128 x 7 x 7 then two ConvTranspose2d (batch norm,
   ReLU, tanh), D two strided Conv2d (LeakyReLU) and a linear layer, ending in nn.Sigmoid; the sheet's loss.
 
+`--loss` another loss than the sheet's, by its registered name (a reference: `nonsaturating`).
 Each seed is one `gankit.train` call with only the data set, the seed and `max_seconds` set (plus `--config`),
 as a student calls it, its evaluations included in the time (`steps` set past what the time allows). Printed per model: each seed's steps, FD over
 its floor and (cgan) label accuracy at the end, with their medians, and the share of the time the
@@ -109,7 +110,9 @@ MODELS = {
 }
 
 
-def train_one(model: str, seed: int, seconds: float, folder: Path, data_dir: str | None, fields: dict) -> dict:
+def train_one(
+    model: str, seed: int, seconds: float, folder: Path, data_dir: str | None, fields: dict, loss: str = "sheet"
+) -> dict:
     make_g, make_d, own = MODELS[model]
     # the time decides where the run stops, not the default steps
     fields = {"steps": UNLIMITED_STEPS, **fields}
@@ -122,7 +125,7 @@ def train_one(model: str, seed: int, seconds: float, folder: Path, data_dir: str
         folder / f"{model}-{seed}",
         generator=make_g(),
         discriminator=make_d(),
-        loss=sheet_loss(),
+        loss=sheet_loss() if loss == "sheet" else gankit.LOSSES[loss],
         progress=False,
         figures=False,
         live=False,
@@ -148,15 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=180.0, help="max_seconds of each run (evaluations included)")
     parser.add_argument("--config", default="{}", help="a JSON object of TrainConfig fields besides those above")
+    parser.add_argument("--loss", default="sheet", help="sheet (the lab sheet's, as written) or a registered loss")
     parser.add_argument("--data-dir", help="folder of the MNIST files (default: $GANKIT_DATA_DIR, then the cache)")
     args = parser.parse_args(argv)
     fields = json.loads(args.config)
-    print(f"the student's MNIST networks, gankit.train for {args.seconds:g} s{', ' + args.config if fields else ''}")
+    print(
+        f"the student's MNIST networks, {args.loss} loss, gankit.train for {args.seconds:g} s"
+        f"{', ' + args.config if fields else ''}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         for model in args.models.split(","):
             rows = []
             for seed in range(args.seeds):
-                rows.append(train_one(model, seed, args.seconds, Path(folder), args.data_dir, fields))
+                rows.append(train_one(model, seed, args.seconds, Path(folder), args.data_dir, fields, args.loss))
                 print(json.dumps(rows[-1]), flush=True)
             accuracy = (
                 f", label accuracy {_median(rows, 'label_accuracy'):.1%}"

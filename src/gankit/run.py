@@ -555,7 +555,7 @@ class Run:
         z: np.ndarray | None = None,
         sampler: str | None = None,
     ) -> np.ndarray:
-        """n generated samples in data units: toy points (n, dim), or images (n, 1, 28, 28) in [-1, 1].
+        """n generated samples in data units: toy points (n, dim), or images (n, C, H, W) in [-1, 1].
 
         `sampler` (None: the run's `config.sampler`) says how they are drawn (gankit.samplers: plain G(z),
         jacobian, drs); `z` (n, latent_dim) gives your own latent points instead, each mapped by G as it is."""
