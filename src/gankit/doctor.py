@@ -33,10 +33,10 @@ COLLAPSE_SHARE = 0.5  # toy modes: at most this share of the modes covered, or o
 # all samples on one point of the circle score 6.7, a healthy run's first evaluation under 4 (docs/guide/doctor.md)
 HIST_KL_HIGH = 6.0
 # MNIST: a digit in under 2% of the samples (10% each when none is missing) at the last two evaluations, not
-# rising, that either had CLASS_SHARE_HAD before (a collapse from coverage) or sits beside a digit that has held
-# CLASS_SHARE_MOST of the samples for the last three evaluations without giving any back (a collapse onto a few
-# that stays). A G still learning is not told: the MNIST GAN's first evaluations draw mostly 1s, less so at each
-# (docs/guide/doctor.md).
+# rising, that either had CLASS_SHARE_HAD at an earlier evaluation where no digit held CLASS_SHARE_MOST (a collapse
+# from coverage), or sits beside a digit whose hold of CLASS_SHARE_MOST or more has only grown over the last three
+# evaluations (a collapse onto a few that stays). A G still learning is not told: the MNIST GAN's first
+# evaluations draw mostly 1s, a share that comes and goes (docs/guide/doctor.md).
 CLASS_SHARE_LOW, CLASS_SHARE_HAD, CLASS_SHARE_MOST = 0.02, 0.05, 0.5
 CLASS_SHARE_RISING = 0.005  # a rare digit's share up by this much from one evaluation to the next: still learning
 LABEL_ACCURACY_LOW = 0.5  # a conditional G whose samples are the digit asked for less often than this ...
@@ -357,19 +357,25 @@ def _collapse(records, config) -> Finding | None:
 
 def _collapsed_classes(shares: list[list[float]]) -> list[int]:
     """The classes that collapsed, from each evaluation's class shares: rare at the last two evaluations and not
-    rising, after a share of their own before, or beside a class that has held most samples for three evaluations."""
+    rising, after a share of their own while G covered the classes, or beside a class whose hold of most samples has
+    only grown over three evaluations."""
     if len(shares) < 2:
         return []
     previous, last = shares[-2], shares[-1]
     crowding = [max(share) for share in shares[-3:]]
-    crowded = len(crowding) == 3 and min(crowding) >= CLASS_SHARE_MOST and crowding[-1] >= crowding[0]
+    crowded = (
+        len(crowding) == 3
+        and min(crowding) >= CLASS_SHARE_MOST
+        and all(b >= a - CLASS_SHARE_RISING for a, b in itertools.pairwise(crowding))
+    )
+    covering = [share for share in shares[:-2] if max(share) < CLASS_SHARE_MOST]
     return [
         k
         for k in range(len(last))
         if previous[k] < CLASS_SHARE_LOW
         and last[k] < CLASS_SHARE_LOW
         and last[k] - previous[k] < CLASS_SHARE_RISING
-        and (crowded or any(share[k] >= CLASS_SHARE_HAD for share in shares[:-2]))
+        and (crowded or any(share[k] >= CLASS_SHARE_HAD for share in covering))
     ]
 
 
