@@ -57,12 +57,15 @@ from gankit.models.normalization import (
     trained_weight,
 )
 from gankit.models.user import ends_in_sigmoid
-from gankit.penalties import GradientPenalties
+from gankit.penalties import PENALTIES, GradientPenalties
 from gankit.step import STAT_NAMES, BatchWalker, adam_update, ema_decay, seeded, update_average
 from gankit.trainer import resolve_device, resolve_loss
 
-# Fields that may differ between the members of one stack: they change values, never shapes.
-PER_MEMBER_FIELDS = ("seed", "lr_g", "lr_d", "beta1", "beta2", "ema", "noise", "gp_lambda", "r1_gamma", "r2_gamma")
+# Fields that may differ between the members of one stack: they change values, never shapes (each penalty's
+# weight among them, as its registry entry names it).
+PER_MEMBER_FIELDS = (
+    "seed", "lr_g", "lr_d", "beta1", "beta2", "ema", "noise", *(penalty.field for _, penalty in PENALTIES.items())
+)  # fmt: skip
 # Layers that act on each number alone, so that they apply to stacked (K, B, width) activations as they are.
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Identity)
 
