@@ -25,8 +25,24 @@ ROOT = Path(__file__).resolve().parent.parent
 TOY = dict(dataset="circle", g_hidden=(32, 32), d_hidden=(32, 32), batch_size=50)
 
 
+_TORCH_ADAMS: dict[int, tuple[torch.optim.Adam, torch.optim.Adam]] = {}
+
+
+def _torch_adams(trainer: Trainer) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """torch's own fused Adams for the trainer's G and D, made on its first plain step."""
+    if id(trainer) not in _TORCH_ADAMS:
+        config = trainer.config
+        _TORCH_ADAMS[id(trainer)] = tuple(
+            torch.optim.Adam(module.parameters(), lr=lr, betas=(config.beta1, config.beta2), fused=True)
+            for module, lr in ((trainer.G, config.lr_g), (trainer.D, config.lr_d))
+        )
+    return _TORCH_ADAMS[id(trainer)]
+
+
 def _plain_step(trainer: Trainer) -> torch.Tensor:
-    """The step as a tutorial writes it, on the trainer's own networks, optimisers and RNG (float32)."""
+    """The step as a tutorial writes it, on the trainer's own networks and RNG with torch's own Adams (float32);
+    torch's Adam states are then loaded into the trainer's, whose format they share."""
+    opt_g, opt_d = _torch_adams(trainer)
     for _ in range(trainer.config.d_steps):
         real, real_labels = trainer._real_batch()
         z, fake_labels = trainer._noise(len(real))
@@ -36,16 +52,18 @@ def _plain_step(trainer: Trainer) -> torch.Tensor:
         loss_d = trainer.loss.d_loss(
             DiscriminatorBatch(real, fake, real_labels, fake_labels, real_logits, fake_logits, trainer.D, 0)
         )
-        trainer.opt_d.zero_grad(set_to_none=True)
+        opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
-        trainer.opt_d.step()
+        opt_d.step()
     z, fake_labels = trainer._noise(trainer.config.batch_size)
     trainer.D.requires_grad_(False)
     fake = trainer.G(z, fake_labels)
     loss_g = trainer.loss.g_loss(GeneratorBatch(fake, fake_labels, trainer.D(fake, fake_labels), trainer.D, 0))
-    trainer.opt_g.zero_grad(set_to_none=True)
+    opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
-    trainer.opt_g.step()
+    opt_g.step()
+    trainer.opt_g.load_state_dict(opt_g.state_dict())
+    trainer.opt_d.load_state_dict(opt_d.state_dict())
     trainer.D.requires_grad_(True)
     trainer.step += 1
     if trainer.G_ema is not None:
@@ -133,14 +151,16 @@ def test_the_direct_adam_kernel_is_bit_identical_to_adam_step():
     for _ in range(5):
         x = torch.randn(17, 2)
         grads = torch.autograd.grad(model(x).square().mean(), params)
-        trainer._adam_step(trainer.opt_d, params, grads)
+        trainer.opt_d.step(grads)
         reference_opt.zero_grad(set_to_none=True)
         reference(x).square().mean().backward()
         reference_opt.step()
         for a, b in zip(params, reference.parameters()):
             assert torch.equal(a, b)
-    for ours, theirs in zip(trainer.opt_d.state_dict()["state"].values(), reference_opt.state_dict()["state"].values()):
-        assert all(torch.equal(ours[key], theirs[key]) for key in ("step", "exp_avg", "exp_avg_sq"))
+    ours, theirs = trainer.opt_d.state_dict(), reference_opt.state_dict()
+    assert ours["param_groups"] == theirs["param_groups"]  # torch's own format
+    for position, state in theirs["state"].items():
+        assert all(torch.equal(ours["state"][position][key], state[key]) for key in ("step", "exp_avg", "exp_avg_sq"))
 
 
 @pytest.mark.parametrize("weight_decay, maximize", [(0.0, False), (0.01, True)])

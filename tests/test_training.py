@@ -61,7 +61,7 @@ def test_d_step_uses_detached_fakes_and_g_step_leaves_d_unchanged():
     assert all(not torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
     assert all(not torch.equal(a, b) for a, b in zip(g_before, trainer.G.parameters()))
     assert all(p.requires_grad for p in trainer.D.parameters())
-    assert trainer.opt_d.state[next(iter(trainer.D.parameters()))]["step"].item() == 1
+    assert trainer.opt_d.state_dict()["state"][0]["step"].item() == 1
 
 
 @pytest.mark.parametrize("loss", ["nonsaturating", "minimax", "hinge", "least_squares"])

@@ -33,7 +33,6 @@ Penalties on D's gradients (`gankit.penalties`) take each member's own weights.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
@@ -58,7 +57,7 @@ from gankit.models.normalization import (
 )
 from gankit.models.user import ends_in_sigmoid
 from gankit.penalties import PENALTIES, GradientPenalties
-from gankit.step import STAT_NAMES, BatchWalker, adam_update, ema_decay, seeded, update_average
+from gankit.step import STAT_NAMES, Adam, BatchWalker, ema_decay, member_groups, member_views, seeded, update_average
 from gankit.trainer import resolve_device, resolve_loss
 
 # Fields that may differ between the members of one stack: they change values, never shapes (each penalty's
@@ -301,83 +300,6 @@ class _StackedNet:
                 v[k].copy_(module_state[names[id(norm._v)]])
 
 
-def _groups(values: Sequence[Any]) -> list[tuple[Any, list[int]]]:
-    """Members grouped by equal value, in order of first appearance: [(value, [k, ...]), ...]."""
-    groups: dict[Any, list[int]] = {}
-    for k, value in enumerate(values):
-        groups.setdefault(value, []).append(k)
-    return list(groups.items())
-
-
-def _views(tensors: Sequence[torch.Tensor], members: list[int], total: int) -> list[torch.Tensor]:
-    """The slices of stacked tensors that belong to `members`: the tensors themselves for all, one
-    slice for a contiguous run, else one view per member."""
-    if len(members) == total:
-        return list(tensors)
-    if members == list(range(members[0], members[-1] + 1)):
-        return [t[members[0] : members[-1] + 1] for t in tensors]
-    return [t[k] for t in tensors for k in members]
-
-
-class _StackedAdam:
-    """K Adams over stacked tensors: `adam_update` once per distinct (lr, beta1, beta2). `order[i]` is the
-    stacked tensor of a member module's parameter i, the index of its state in the module's own Adam."""
-
-    def __init__(
-        self, params: list[torch.Tensor], settings: Sequence[tuple[float, float, float]], order: Sequence[int]
-    ):
-        self.params = [p.detach() for p in params]  # aliases: the kernel updates the leaves in place
-        self.order = list(order)
-        self.exp_avgs = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
-        self.settings = list(settings)
-        # torch.optim.Adam(fused=True) keeps a float32 step count per parameter; here they are all equal.
-        self.step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
-        total = len(self.settings)
-        self._state_views = [
-            (setting, members, *(_views(t, members, total) for t in (self.params, self.exp_avgs, self.exp_avg_sqs)))
-            for setting, members in _groups(self.settings)
-        ]
-
-    @torch.no_grad()
-    def step(self, grads: Sequence[torch.Tensor]) -> None:
-        self.step_count.add_(1)
-        total = len(self.settings)
-        for (lr, beta1, beta2), members, params, exp_avgs, exp_avg_sqs in self._state_views:
-            steps = [self.step_count] * len(params)
-            adam_update(
-                params, _views(grads, members, total), exp_avgs, exp_avg_sqs, steps, lr=lr, beta1=beta1, beta2=beta2
-            )
-
-    def member_state(self, template: dict[str, Any], k: int) -> dict[str, Any]:
-        """Member k's state in torch.optim.Adam's state_dict format (`template`: a fresh Adam's state_dict)."""
-        if not self.step_count:
-            return copy.deepcopy(template)
-        state = copy.deepcopy(template)
-        state["state"] = {
-            position: {
-                "step": self.step_count.clone(),
-                "exp_avg": _to_module(self.exp_avgs[index], index, k),
-                "exp_avg_sq": _to_module(self.exp_avg_sqs[index], index, k),
-            }
-            for position, index in enumerate(self.order)
-        }
-        return state
-
-    @torch.no_grad()
-    def load_member_state(self, state: dict[str, Any], k: int) -> None:
-        moments = state["state"]
-        for position, index in enumerate(self.order):
-            if position in moments:
-                self.exp_avgs[index][k].copy_(_to_stack(moments[position]["exp_avg"], index))
-                self.exp_avg_sqs[index][k].copy_(_to_stack(moments[position]["exp_avg_sq"], index))
-                self.step_count.fill_(float(moments[position]["step"]))
-            else:  # not stepped yet
-                self.exp_avgs[index][k].zero_()
-                self.exp_avg_sqs[index][k].zero_()
-                self.step_count.zero_()
-
-
 class StackedTrainer:
     """Trains K toy GANs of one shape at once; member k behaves as `Trainer(configs[k], datasets[k])`.
 
@@ -438,11 +360,15 @@ class StackedTrainer:
         self.D = _StackedNet([d for _, d in self.networks], "discriminator", self.device)
         self.g_params, self.d_params = self.G.params, self.D.params
         self.g_ema = [p.detach().clone() for p in self.g_params]
-        self.opt_g = _StackedAdam(self.g_params, [(c.lr_g, c.beta1, c.beta2) for c in self.configs], self.G.order)
-        self.opt_d = _StackedAdam(self.d_params, [(c.lr_d, c.beta1, c.beta2) for c in self.configs], self.D.order)
+        self.opt_g = self._adam(self.g_params, [(c.lr_g, c.beta1, c.beta2) for c in self.configs], self.G.order)
+        self.opt_d = self._adam(self.d_params, [(c.lr_d, c.beta1, c.beta2) for c in self.configs], self.D.order)
         self._ema_groups = [
-            (ema, _views(self.g_ema, members, self.K), _views([p.detach() for p in self.g_params], members, self.K))
-            for ema, members in _groups([c.ema for c in self.configs])
+            (
+                ema,
+                member_views(self.g_ema, members, self.K),
+                member_views([p.detach() for p in self.g_params], members, self.K),
+            )
+            for ema, members in member_groups([c.ema for c in self.configs])
         ]
         # on the device, as the Trainer's: a CUDA stack draws its noise and batches there, without copies
         self.rngs = [torch.Generator(device=self.device).manual_seed(c.seed) for c in self.configs]
@@ -450,7 +376,6 @@ class StackedTrainer:
         self._offsets = torch.arange(self.K, device=self.device)[:, None] * self.data.shape[1]
         self.step = 0
         self.walker = BatchWalker(self.data.shape[1], config.batch_size, self.rngs)
-        self._adam_templates: dict[int, tuple[dict, dict]] = {}
 
     # ----- randomness: each member draws from its own generator, in the Trainer's order -----
     def _real_batch(self) -> torch.Tensor:
@@ -569,17 +494,10 @@ class StackedTrainer:
         """Each member's n samples in data units, with the z that `Trainer.samples` draws."""
         return list(self.to_data_space(self.generate(n, seed=seed)))
 
-    def _templates(self, k: int) -> tuple[dict, dict]:
-        """Fresh Adam state_dicts of member k's own modules: the format its checkpoint's optimisers take."""
-        if k not in self._adam_templates:
-            config = self.configs[k]
-            self._adam_templates[k] = tuple(
-                torch.optim.Adam(
-                    module.parameters(), lr=lr, betas=(config.beta1, config.beta2), fused=True
-                ).state_dict()
-                for module, lr in zip(self.networks[k], (config.lr_g, config.lr_d))
-            )
-        return self._adam_templates[k]
+    @staticmethod
+    def _adam(params: list[torch.Tensor], settings: list[tuple[float, float, float]], order: list[int]) -> Adam:
+        """The K members' Adam over stacked tensors, each member's state in its own modules' layout."""
+        return Adam(params, settings, order=order, to_module=_to_module, to_stack=_to_stack)
 
     def member_state(self, k: int) -> dict[str, Any]:
         """Member k's whole state, in the format of `Trainer.state_dict()` (a run checkpoint)."""
@@ -592,14 +510,13 @@ class StackedTrainer:
             self.G.load_member(G, self.g_ema, k)
             ema_state = {name: t.clone() for name, t in G.state_dict().items()}
             self.G.load_member(G, self.g_params, k)
-        opt_g, opt_d = self._templates(k)
         return member_state(
             step=self.step,
             G=g_state,
             G_ema=ema_state,
             D={name: t.clone() for name, t in D.state_dict().items()},
-            opt_g=self.opt_g.member_state(opt_g, k),
-            opt_d=self.opt_d.member_state(opt_d, k),
+            opt_g=self.opt_g.state_dict(k),
+            opt_d=self.opt_d.state_dict(k),
             rng=self.rngs[k].get_state(),
             order=self.walker.order[k].cpu().clone(),
             cursor=self.walker.cursor,
@@ -614,8 +531,8 @@ class StackedTrainer:
         self.G.store_member(state["G"], G, self.g_params, k)
         self.D.store_member(state["D"], D, self.d_params, k)
         self.G.store_member(state["G_ema"] if state["G_ema"] is not None else state["G"], G, self.g_ema, k)
-        self.opt_g.load_member_state(state["opt_g"], k)
-        self.opt_d.load_member_state(state["opt_d"], k)
+        self.opt_g.load_state_dict(state["opt_g"], k)
+        self.opt_d.load_state_dict(state["opt_d"], k)
         self.rngs[k].set_state(state["rng"])
         self.walker.order[k] = state["order"].to(self.device)
         self.walker.cursor, self.step = state["cursor"], state["step"]

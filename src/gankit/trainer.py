@@ -35,7 +35,7 @@ from gankit.models.normalization import normalise_discriminator
 from gankit.models.user import check_networks, discriminator_call, generator_call
 from gankit.penalties import GradientPenalties
 from gankit.resources import require
-from gankit.step import BatchWalker, adam_update, ema_decay, seeded, update_average
+from gankit.step import Adam, BatchWalker, ema_decay, seeded, update_average
 
 GENERATE_PIECE = 500  # samples per forward pass of G when generating (memory, not randomness: z is drawn as before)
 # BigGAN's standing statistics: before the EMA of G is sampled, its batch-norm layers get the mean and variance
@@ -180,11 +180,10 @@ class Trainer:
         self._ema_pairs = (list(self.G_ema.parameters()), list(self.G.parameters())) if config.ema else ([], [])
         self._ema_statistics_stand = False  # whether those layers hold the standing statistics of today's average
         self._sample = generator_call(self.sampler, dataset.shape, conditional, calls, n_classes)
-        self.opt_g = self._adam(self.G, config.lr_g)
-        self.opt_d = self._adam(self.D, config.lr_d)
         self._g_params = [p for p in self.G.parameters() if p.requires_grad]
         self._d_params = [p for p in self.D.parameters() if p.requires_grad]
-        self._adam_lists: dict[int, tuple[list[torch.Tensor], ...]] = {}
+        self.opt_g = Adam(self._g_params, [(config.lr_g, config.beta1, config.beta2)])
+        self.opt_d = Adam(self._d_params, [(config.lr_d, config.beta1, config.beta2)])
         # D scores the real and the fake batch in one pass unless a layer of D mixes the samples of a batch.
         self._one_d_pass = not has_batch_norm(self.D)
         self.autocast_dtype = resolve_precision(config, self.device)
@@ -199,11 +198,6 @@ class Trainer:
         self.labels = dataset.labels.to(self.device) if dataset.labels is not None else None
         self.step = 0
         self.walker = BatchWalker(len(self.data), config.batch_size, [self.rng])
-
-    def _adam(self, module: nn.Module, lr: float) -> torch.optim.Adam:
-        # The fused kernel updates all tensors in one pass: the cheapest Adam on CPU and GPU alike.
-        params = [p for p in module.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=lr, betas=(self.config.beta1, self.config.beta2), fused=True)
 
     # ----- randomness -----
     # Every rank draws the whole global batch (the same draws as one process) and keeps its own slice.
@@ -261,7 +255,7 @@ class Trainer:
         loss_d = self._loss().d_loss(batch)
         if self.penalties:
             loss_d = loss_d + self.penalties(batch)
-        self._adam_step(self.opt_d, self._d_params, self._gradients(loss_d, self._d_params))
+        self.opt_d.step(self._gradients(loss_d, self._d_params))
         return loss_d.detach(), real_logits.detach(), fake_logits.detach()
 
     def g_update(self) -> torch.Tensor:
@@ -281,7 +275,7 @@ class Trainer:
         )
         loss_g = self._loss().g_loss(batch)
         # Gradients for G's weights only: D's weight gradients are never computed.
-        self._adam_step(self.opt_g, self._g_params, self._gradients(loss_g, self._g_params))
+        self.opt_g.step(self._gradients(loss_g, self._g_params))
         self.step += 1
         if self.G_ema is not None:
             self._update_ema()
@@ -318,42 +312,6 @@ class Trainer:
         labels = torch.cat([real_labels, fake_labels]) if real_labels is not None else None
         logits = self._d_step(torch.cat([real, fake.to(real.dtype)]), labels).float()
         return logits[: len(real)], logits[len(real) :]
-
-    def _adam_step(
-        self, optimizer: torch.optim.Adam, params: list[torch.Tensor], grads: tuple[torch.Tensor, ...]
-    ) -> None:
-        """What `optimizer.step()` does with these gradients, bit for bit, on the optimizer's own state
-        (created on the first step as Adam(fused=True) creates it)."""
-        lists = self._adam_lists.get(id(optimizer))
-        if lists is None or lists[0][0] is not optimizer.state.get(params[0], {}).get("exp_avg"):  # new, or reloaded
-            for p in params:
-                state = optimizer.state[p]
-                if not state:
-                    state.update(
-                        step=torch.zeros((), dtype=torch.float32, device=p.device),
-                        exp_avg=torch.zeros_like(p, memory_format=torch.preserve_format),
-                        exp_avg_sq=torch.zeros_like(p, memory_format=torch.preserve_format),
-                    )
-            # Every parameter is updated at every step, so their counts are equal: one tensor serves them all
-            # and is counted once (a list of scalar additions costs a toy step as much as a matrix product).
-            step = optimizer.state[params[0]]["step"]
-            for p in params:
-                optimizer.state[p]["step"] = step
-            lists = tuple([optimizer.state[p][key] for p in params] for key in ("exp_avg", "exp_avg_sq", "step"))
-            self._adam_lists[id(optimizer)] = lists
-        group = optimizer.param_groups[0]
-        lists[2][0].add_(1)  # the step count, as Adam.step() counts it
-        adam_update(
-            params,
-            grads,
-            *lists,
-            lr=group["lr"],
-            beta1=group["betas"][0],
-            beta2=group["betas"][1],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
-        )
 
     @torch.no_grad()
     def _update_ema(self) -> None:
