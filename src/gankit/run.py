@@ -33,8 +33,9 @@ from gankit.figures import FIGURE_SEED, N_POINTS, lab_figure, run_figures, save_
 from gankit.files import resolve_folder, resolve_path
 from gankit.live import live_view
 from gankit.loop import Member, TrainingLoop
-from gankit.losses import Loss, config_name
-from gankit.models.user import build_pair, check_fits, describe, load_models_file
+from gankit.losses import Loss
+from gankit.models.source import NetworkSource
+from gankit.models.user import check_fits
 from gankit.notebook import say, silenced
 from gankit.plots import Figure, Figures, figure_to_array
 from gankit.registry import CUSTOM
@@ -77,7 +78,8 @@ Live = bool | int | None  # the live view: None = in a notebook only, False = ne
 
 
 class _Networks:
-    """The user's G, D and loss for one run (None each where gankit's own serve), and how to record them."""
+    """The user's G, D and loss for one run (None each where gankit's own serve), from modules or a models file
+    (`gankit.models.source`), and the checks that they are what a run folder was trained with."""
 
     def __init__(
         self,
@@ -87,41 +89,17 @@ class _Networks:
         loss: Loss | None,
         models: Models,
     ):
-        self.models_file = None
-        if models is not None:
-            if generator is not None or discriminator is not None:
-                raise GankitError("models= was given with generator=/discriminator=; accepted: one of the two")
-            code = load_models_file(models)
-            if code.make_generator is not None:
-                generator, discriminator = build_pair(code.make_generator, code.make_discriminator, config)
-            if loss is None and code.make_loss is not None:
-                loss = code.make_loss(config)
-            self.models_file = str(code.path)
-        self.generator, self.discriminator, self.loss = generator, discriminator, loss
-
-    @property
-    def custom(self) -> bool:
-        return self.generator is not None or (self.loss is not None and config_name(self.loss) == CUSTOM)
+        self.source = NetworkSource(generator, discriminator, loss, models, per_gan=False)
+        self.generator, self.discriminator = self.source.pair(config) or (None, None)
+        self.loss = self.source.loss_for(config)
 
     def configure(self, config: TrainConfig) -> TrainConfig:
         """The config as the run records it: `custom` for the user's networks or loss, Adam's defaults for it."""
-        changes: dict[str, Any] = {}
-        if self.generator is not None:
-            changes["model"] = CUSTOM
-        if self.loss is not None:
-            changes["loss"] = config_name(self.loss)
-        configured = config.replace(**changes) if changes else config
-        return configured.for_loss(self.loss) if self.loss is not None else configured
+        return self.source.configure(config)
 
     def description(self) -> dict[str, Any] | None:
-        if not self.custom:
-            return None
-        return {
-            "generator": describe(self.generator) if self.generator is not None else None,
-            "discriminator": describe(self.discriminator) if self.discriminator is not None else None,
-            "loss": type(self.loss).__name__ if self.loss is not None and config_name(self.loss) == CUSTOM else None,
-            "models_file": self.models_file,
-        }
+        pair = (self.generator, self.discriminator) if self.generator is not None else None
+        return self.source.description(pair, self.loss)
 
     def check_against(
         self, run_dir: Path, config: TrainConfig, recorded: dict[str, Any] | None, *, needs_loss: bool

@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch import nn
 
 import gankit.plots as plots
 from gankit import distributed
@@ -63,11 +62,10 @@ from gankit.errors import GankitError, bad_value
 from gankit.evaluation import make_evaluator
 from gankit.files import atomic_write, marker, read_json, read_npz, resolve_folder, resolve_path, write_marker
 from gankit.loop import Member, TrainingLoop
-from gankit.losses import Loss, config_name
+from gankit.losses import Loss
 from gankit.metrics import NOT_SUMMARISED
 from gankit.models import build_models
-from gankit.models.user import build_pair, describe, load_models_file
-from gankit.registry import CUSTOM
+from gankit.models.source import Factory, NetworkSource
 from gankit.resources import require
 from gankit.run import Run, check_binding
 from gankit.runfolder import (
@@ -433,7 +431,6 @@ def _seed_text(seeds: Sequence[int]) -> str:
 
 
 # ----- training -----
-Factory = Callable[[TrainConfig], nn.Module]
 
 
 def sweep(
@@ -470,7 +467,7 @@ def sweep(
         raise bad_value("interval", interval, INTERVALS)
     base_config = base if isinstance(base, TrainConfig) else TrainConfig.from_dict(dict(base or {}))
     plan = expand(base_config, grid, seeds)  # validates everything before anything is written
-    factories = _Factories(generator, discriminator, loss, models)
+    factories = NetworkSource(generator, discriminator, loss, models, per_gan=True)
     out_dir = resolve_folder(
         out
         if out is not None
@@ -521,7 +518,7 @@ def resume_sweep(
         raise GankitError(
             f"{str(out_dir)!r} holds no readable {SWEEP_FILE}; accepted: a folder written by gankit sweep"
         ) from None
-    factories = _Factories(generator, discriminator, loss, models)
+    factories = NetworkSource(generator, discriminator, loss, models, per_gan=True)
     with _writer(out_dir):
         return _run(out_dir, spec, plan, factories, resume=True, progress=progress, figures=figures)
 
@@ -536,61 +533,7 @@ def _read_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
-class _Factories:
-    """How a sweep makes each GAN's networks and loss: gankit's own, or the user's (functions or a models file)."""
-
-    def __init__(
-        self, generator: Factory | None, discriminator: Factory | None, loss: Loss | None, models: str | Path | None
-    ):
-        self.models_file, self._make_loss = None, None
-        if models is not None:
-            if generator is not None or discriminator is not None:
-                raise GankitError("models= was given with generator=/discriminator=; accepted: one of the two")
-            code = load_models_file(models)
-            generator, discriminator = code.make_generator, code.make_discriminator  # None, None: gankit's own
-            self.models_file, self._make_loss = str(code.path), code.make_loss
-        if (generator is None) != (discriminator is None):
-            raise GankitError("only one of generator= and discriminator= was given; accepted: both of them, or neither")
-        for name, factory in (("generator", generator), ("discriminator", discriminator)):
-            if factory is not None and (isinstance(factory, nn.Module) or not callable(factory)):
-                raise bad_value(
-                    name, type(factory).__name__, "a function config -> nn.Module (each GAN of a sweep gets its own)"
-                )
-        self.generator, self.discriminator, self.loss = generator, discriminator, loss
-
-    def networks(self, config: TrainConfig) -> tuple[nn.Module, nn.Module] | None:
-        """Member `config`'s own (G, D), built under its seed; None for gankit's own networks."""
-        if self.generator is None:
-            return None
-        return build_pair(self.generator, self.discriminator, config)
-
-    def loss_for(self, config: TrainConfig) -> Loss | None:
-        if self.loss is None and self._make_loss is not None:
-            self.loss = self._make_loss(config)
-        return self.loss
-
-    def member_config(self, config: TrainConfig) -> TrainConfig:
-        """The config a member records: `custom` for the user's networks or loss."""
-        loss = self.loss_for(config)
-        changes: dict[str, Any] = {"model": CUSTOM} if self.generator is not None else {}
-        if loss is not None:
-            changes["loss"] = config_name(loss)
-        configured = config.replace(**changes) if changes else config
-        return configured.for_loss(loss) if loss is not None else configured
-
-    def description(self, networks: tuple[nn.Module, nn.Module] | None, loss: Loss | None) -> dict[str, Any] | None:
-        custom_loss = loss is not None and config_name(loss) == CUSTOM
-        if networks is None and not custom_loss:
-            return None
-        return {
-            "generator": describe(networks[0]) if networks else None,
-            "discriminator": describe(networks[1]) if networks else None,
-            "loss": type(loss).__name__ if custom_loss else None,
-            "models_file": self.models_file,
-        }
-
-
-def _units(configs: list[TrainConfig], nets: list, factories: _Factories, *, say: bool = True) -> list[list[int]]:
+def _units(configs: list[TrainConfig], nets: list, factories: NetworkSource, *, say: bool = True) -> list[list[int]]:
     """Plan indices grouped into what trains together: a stack of the GANs that share their shapes, else
     one GAN at a time (a line on stderr says why)."""
     groups: dict[tuple, list[int]] = {}
@@ -640,11 +583,11 @@ class Estimate:
 PROBE_STEPS, PROBE_WARMUP = 20, 10  # the first steps of a process are slow (allocations, thread pools)
 
 
-def estimate(plan: list[tuple[dict[str, Any], TrainConfig]], factories: _Factories) -> Estimate:
+def estimate(plan: list[tuple[dict[str, Any], TrainConfig]], factories: NetworkSource) -> Estimate:
     """The sweep's GAN-steps, and its training time: a few steps of its first stack, timed, scaled to every
     stack by its GANs, steps and weights per GAN (the matrix work of a toy GAN grows with its weights)."""
-    configs = [factories.member_config(config) for _, config in plan]
-    nets = [factories.networks(config) for config in configs]
+    configs = [factories.configure(config) for _, config in plan]
+    nets = [factories.pair(config) for config in configs]
     units = _units(configs, nets, factories, say=False)
 
     def work(i: int) -> float:
@@ -673,7 +616,7 @@ def _run(
     out_dir: Path,
     spec: dict[str, Any],
     plan: list[tuple[dict[str, Any], TrainConfig]],
-    factories: _Factories,
+    factories: NetworkSource,
     *,
     resume: bool,
     progress: bool,
@@ -682,8 +625,8 @@ def _run(
     fields = list(spec["grid"])
     keep_freed_memory()
     started = time.perf_counter()
-    configs = [factories.member_config(config) for _, config in plan]
-    nets = [factories.networks(config) for config in configs]
+    configs = [factories.configure(config) for _, config in plan]
+    nets = [factories.pair(config) for config in configs]
     names = _folder_names(plan)
     rows: list[dict[str, Any] | None] = [None] * len(plan)
     samples: list[np.ndarray | None] = [None] * len(plan)  # each GAN's SAMPLE_SEED points, for the samples figure
@@ -760,7 +703,7 @@ def _train_unit(
     evaluators: list[Any],
     nets: list,
     run_dirs: list[Path],
-    factories: _Factories,
+    factories: NetworkSource,
     *,
     resume: bool,
     desc: str,

@@ -32,7 +32,7 @@ from gankit.losses import LOSSES, DiscriminatorBatch, GeneratorBatch, Loss
 from gankit.memberstate import member_state
 from gankit.models import build_models
 from gankit.models.normalization import normalise_discriminator
-from gankit.models.user import check_networks, discriminator_call, generator_call
+from gankit.models.user import check_both_given, check_networks, discriminator_call, generator_call
 from gankit.penalties import GradientPenalties
 from gankit.resources import require
 from gankit.step import Adam, BatchWalker, ema_decay, seeded, update_average
@@ -136,8 +136,7 @@ class Trainer:
         self.configs = [config]
         self.device = resolve_device(config.device)
         self.n_classes = dataset.n_classes if config.conditional else 0
-        if (generator is None) != (discriminator is None):
-            raise GankitError("only one of generator= and discriminator= was given; accepted: both of them, or neither")
+        check_both_given(generator, discriminator)
         if generator is None:
             generator, discriminator = seeded(config.seed, lambda: build_models(config, dataset.shape, self.n_classes))
         calls = check_networks(

@@ -383,6 +383,12 @@ def build(role: str, make: Callable[[Any], Any], config: Any) -> nn.Module:
     return module
 
 
+def check_both_given(generator: Any, discriminator: Any) -> None:
+    """GankitError unless both of a G and a D of one's own are given, or neither."""
+    if (generator is None) != (discriminator is None):
+        raise GankitError("only one of generator= and discriminator= was given; accepted: both of them, or neither")
+
+
 def build_pair(make_generator: Callable, make_discriminator: Callable, config: Any) -> tuple[nn.Module, nn.Module]:
     """(G, D) from the user's functions, built under the config's seed (same seed, same initial weights)."""
     from gankit.step import seeded
