@@ -132,7 +132,7 @@ def _listing(path: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
 
 
 def _open(file: Path, *, decode: bool = True):
-    """The image in `file`; without `decode`, only its header is read (its size and mode)."""
+    """The image in `file`; without `decode` its pixels stay undecoded (its size and mode come from the header)."""
     from PIL import Image, UnidentifiedImageError
 
     data = read_regular(file, "image file", "a PNG or JPEG file", limit=FILE_LIMIT)
@@ -148,19 +148,23 @@ def _open(file: Path, *, decode: bool = True):
     return image
 
 
+def _header(file: Path) -> tuple[tuple[int, int], str]:
+    image = _open(file, decode=False)
+    return image.size, image.mode
+
+
 def _read_folder(path: Path, image_size: int | None) -> Images:
     files, labels, classes = _listing(path)
-    headers = [_open(file, decode=False) for file in files]
-    side = (image_size, image_size) if image_size is not None else headers[0].size
-    for file, header in zip(files, headers):
-        if image_size is None and header.size != side:
+    headers = [_header(file) for file in files]  # (size, mode) only: no image is held
+    side = (image_size, image_size) if image_size is not None else headers[0][0]
+    for file, (size, _) in zip(files, headers):
+        if image_size is None and size != side:
             raise GankitError(
                 f"images of different sizes in {str(path)!r}: {files[0].relative_to(path)} is {side[0]}x{side[1]}, "
-                f"{file.relative_to(path)} is {header.size[0]}x{header.size[1]}; accepted: one size, or "
+                f"{file.relative_to(path)} is {size[0]}x{size[1]}; accepted: one size, or "
                 "image_size=N to resize every image to N x N"
             )
-    channels = 1 if all(header.mode in GRAYSCALE_MODES for header in headers) else 3
-    del headers
+    channels = 1 if all(mode in GRAYSCALE_MODES for _, mode in headers) else 3
     require(
         f"{len(files):,} images of {side[0]}x{side[1]}",
         5 * len(files) * side[0] * side[1] * channels,
